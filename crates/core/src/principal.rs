@@ -1,0 +1,15 @@
+use crate::{AppId, EnvironmentId, OrgId, Scopes};
+
+/// Who is calling: the one organization, environment and application a request's credentials
+/// resolve to, and the scopes it may use. Every service function that touches tenant data takes
+/// one, and filters by its `org_id` and `environment_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub org_id: OrgId,
+    pub environment_id: EnvironmentId,
+    pub app_id: AppId,
+    /// The application's `app_key` (Flowize's "interface name").
+    pub app_key: String,
+    /// The scopes this request may use: the requested ones, already checked against the grants.
+    pub scopes: Scopes,
+}

@@ -1,0 +1,275 @@
+//! Authentication at the door: every request's credentials (bearer token, `X-Apikey` + `X-App`,
+//! client id + secret, or `api_key` + `app_key` in the URL — headers win) are resolved once, the
+//! request is charged to its application's rate limit (or its address's, when anonymous), and
+//! the outcome waits in the request for the [`Auth`] extractor of the handler.
+
+use crate::client_ip::ClientIp;
+use crate::error::{ApiError, error_response};
+use crate::state::AppState;
+use axum::extract::{FromRequestParts, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use flowline_auth::{Authenticated, Credentials, RateDecision, RateKey};
+use flowline_core::{Error, ErrorKind, Principal, Resource, Scope};
+use http::request::Parts;
+use http::{HeaderMap, HeaderValue};
+use std::collections::HashMap;
+use std::marker::PhantomData;
+use std::net::{IpAddr, Ipv4Addr};
+
+/// The outcome of authenticating a request, kept for the handler's extractor. `None` when the
+/// request carried no credentials at all.
+#[derive(Debug, Clone)]
+struct Authentication(Option<Result<Authenticated, (ErrorKind, String)>>);
+
+/// Paths whose handlers read client credentials themselves (the token calls).
+const SELF_AUTHENTICATING: [&str; 3] = [
+    "/v1/checkauthentication",
+    "/v1/refreshtoken",
+    "/v1/revoketoken",
+];
+
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let ip = request
+        .extensions()
+        .get::<ClientIp>()
+        .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |ip| ip.0);
+    let path = request.uri().path();
+    let outcome = if path.starts_with("/v1/") && !SELF_AUTHENTICATING.contains(&path) {
+        let query = query_params(request.uri().query());
+        authenticate_request(&state, request.headers(), &query, ip).await
+    } else {
+        None
+    };
+    let (key, limit) = match &outcome {
+        Some(Ok(authenticated)) => (
+            RateKey::App(
+                authenticated.principal.org_id,
+                authenticated.principal.app_id,
+            ),
+            Some(authenticated.rate_limit),
+        ),
+        _ => (RateKey::Address(ip), None),
+    };
+    let decision = state.auth().charge(key, limit);
+    let mut response = if decision.allowed {
+        request.extensions_mut().insert(Authentication(outcome));
+        next.run(request).await
+    } else {
+        error_response(ErrorKind::TooManyRequests, "Too many requests.".to_owned())
+    };
+    add_rate_limit_headers(response.headers_mut(), decision);
+    response
+}
+
+async fn authenticate_request(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+    ip: IpAddr,
+) -> Option<Result<Authenticated, (ErrorKind, String)>> {
+    let credentials = match credentials(headers, query)? {
+        Ok(credentials) => credentials,
+        Err(error) => return Some(Err((error.kind(), error.public_message()))),
+    };
+    let requested_scopes =
+        header(headers, "x-scopes").or_else(|| query.get("scopes").map(String::as_str));
+    let result = state
+        .auth()
+        .authenticate(&credentials, requested_scopes, ip)
+        .await;
+    Some(result.map_err(|error| {
+        if error.kind() == ErrorKind::Internal {
+            tracing::error!(error = %error, "authentication failed");
+        }
+        (error.kind(), error.public_message())
+    }))
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|value| !value.is_empty())
+}
+
+pub fn query_params(query: Option<&str>) -> HashMap<String, String> {
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect()
+}
+
+/// The credentials a request presents, headers first. `None` when it presents none.
+fn credentials(
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Option<Result<Credentials, Error>> {
+    // The reference's own PHP example sends `Authentication: Bearer …`; accept it too.
+    let authorization =
+        header(headers, "authorization").or_else(|| header(headers, "authentication"));
+    if let Some(value) = authorization {
+        return Some(bearer_token(value).map(Credentials::Bearer));
+    }
+    if let Some(api_key) = header(headers, "x-apikey") {
+        return Some(match header(headers, "x-app") {
+            Some(app_key) => Ok(Credentials::ApiKey {
+                api_key: api_key.to_owned(),
+                app_key: app_key.to_owned(),
+            }),
+            None => Err(Error::unauthorized(
+                "X-App: header is required with X-Apikey",
+            )),
+        });
+    }
+    if let (Some(client_id), Some(client_secret)) = (
+        header(headers, "client_id"),
+        header(headers, "client_secret"),
+    ) {
+        return Some(Ok(Credentials::ClientSecret {
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.to_owned(),
+        }));
+    }
+    let api_key = query.get("api_key").filter(|value| !value.is_empty())?;
+    Some(
+        match query.get("app_key").filter(|value| !value.is_empty()) {
+            Some(app_key) => Ok(Credentials::ApiKey {
+                api_key: api_key.clone(),
+                app_key: app_key.clone(),
+            }),
+            None => Err(Error::unauthorized(
+                "app_key: URL parameter is required with api_key",
+            )),
+        },
+    )
+}
+
+fn bearer_token(value: &str) -> Result<String, Error> {
+    let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    let token = token.trim();
+    if scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() {
+        Ok(token.to_owned())
+    } else {
+        Err(Error::unauthorized(
+            "Authorization: expected 'Bearer <access_token>'",
+        ))
+    }
+}
+
+fn add_rate_limit_headers(headers: &mut HeaderMap, decision: RateDecision) {
+    headers.insert("x-ratelimit-limit", HeaderValue::from(decision.limit));
+    headers.insert(
+        "x-ratelimit-remaining",
+        HeaderValue::from(decision.remaining),
+    );
+    headers.insert("x-ratelimit-reset", HeaderValue::from(decision.reset_secs));
+}
+
+/// The scope a handler requires.
+pub trait RequiredScope {
+    const SCOPE: Scope;
+}
+
+macro_rules! scope_marker {
+    ($name:ident, $scope:expr) => {
+        #[derive(Debug)]
+        pub struct $name;
+        impl RequiredScope for $name {
+            const SCOPE: Scope = $scope;
+        }
+    };
+}
+
+scope_marker!(SchemaRead, Scope::read(Resource::Schema));
+scope_marker!(SchemaWrite, Scope::full(Resource::Schema));
+
+/// The authenticated caller of a handler that requires scope `S`. The only way for a handler
+/// to obtain a [`Principal`], and so to touch tenant data.
+#[derive(Debug)]
+pub struct Auth<S>(pub Principal, pub PhantomData<S>);
+
+impl<S: RequiredScope + Send + Sync, St: Send + Sync> FromRequestParts<St> for Auth<S> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
+        let outcome = parts
+            .extensions
+            .remove::<Authentication>()
+            .and_then(|authentication| authentication.0);
+        let authenticated = match outcome {
+            Some(Ok(authenticated)) => authenticated,
+            Some(Err((kind, message))) => return Err(error_response(kind, message)),
+            None => {
+                return Err(ApiError(Error::unauthorized(
+                    "Credentials are required: use a bearer access token, X-Apikey and X-App, \
+                     or api_key and app_key",
+                ))
+                .into_response());
+            }
+        };
+        if !authenticated.principal.scopes.allows(S::SCOPE) {
+            return Err(ApiError(Error::forbidden(format!(
+                "The scope '{}' is required for this request",
+                S::SCOPE
+            )))
+            .into_response());
+        }
+        Ok(Auth(authenticated.principal, PhantomData))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            map.insert(*name, HeaderValue::from_static(value));
+        }
+        map
+    }
+
+    #[test]
+    fn headers_win_over_url_parameters() {
+        let query = query_params(Some("api_key=url-key&app_key=url-app"));
+        let found = credentials(
+            &headers(&[("x-apikey", "h-key"), ("x-app", "h-app")]),
+            &query,
+        );
+        assert_eq!(
+            found.unwrap().unwrap(),
+            Credentials::ApiKey {
+                api_key: "h-key".into(),
+                app_key: "h-app".into()
+            }
+        );
+        let found = credentials(&HeaderMap::new(), &query);
+        assert_eq!(
+            found.unwrap().unwrap(),
+            Credentials::ApiKey {
+                api_key: "url-key".into(),
+                app_key: "url-app".into()
+            }
+        );
+    }
+
+    #[test]
+    fn no_credentials_is_none_and_half_credentials_are_named() {
+        assert!(credentials(&HeaderMap::new(), &HashMap::new()).is_none());
+        let error = credentials(&headers(&[("x-apikey", "k")]), &HashMap::new())
+            .unwrap()
+            .unwrap_err();
+        assert!(error.public_message().starts_with("X-App"));
+        let error = credentials(&headers(&[("authorization", "Basic abc")]), &HashMap::new())
+            .unwrap()
+            .unwrap_err();
+        assert!(error.public_message().starts_with("Authorization"));
+    }
+}

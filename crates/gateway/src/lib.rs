@@ -1,0 +1,246 @@
+//! The HTTP face of Flowline: the axum router with its REST handlers, authentication at the
+//! door, content negotiation (JSON/XML), ETag and Last-Modified, rate-limit headers, bounded
+//! requests, and the admin API.
+//!
+//! A handler extracts, calls one service function and shapes the answer. Business rules live
+//! in the service crates; SQL never appears here.
+
+mod authn;
+mod catalog;
+mod client_ip;
+mod error;
+mod format;
+mod payload;
+mod render;
+mod reply;
+mod routes;
+mod state;
+
+pub use catalog::Endpoint;
+pub use error::ApiError;
+pub use format::{Format, from_xml, to_xml};
+pub use reply::{Envelope, Reply};
+pub use state::{AppState, GatewayConfig};
+
+use crate::catalog::Catalog;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use flowline_core::{Error, ErrorKind};
+use http::Method;
+use routes::{admin, auth, options, schema};
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+use tower::ServiceBuilder;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+
+/// The public API's endpoints.
+fn public_api() -> Catalog<AppState> {
+    Catalog::new()
+        .route(
+            Method::GET,
+            "/v1/checkauthentication",
+            "Gets an access token after checking the client credentials.",
+            auth::check_authentication,
+        )
+        .route(
+            Method::GET,
+            "/v1/refreshtoken",
+            "Exchanges a refresh token for a new access token.",
+            auth::refresh_token,
+        )
+        .route(
+            Method::POST,
+            "/v1/revoketoken",
+            "Revokes a refresh token and every token of its grant.",
+            auth::revoke_token,
+        )
+        .route(
+            Method::POST,
+            "/v1/schema",
+            "Inserts the Data Schema structure.",
+            schema::create,
+        )
+        .route(
+            Method::GET,
+            "/v1/schema",
+            "Gets the Data Schema structure.",
+            schema::get,
+        )
+        .route(
+            Method::PUT,
+            "/v1/schema",
+            "Updates the Data Schema.",
+            schema::update,
+        )
+        .route(
+            Method::DELETE,
+            "/v1/schema",
+            "Removes the Data Schema.",
+            schema::delete,
+        )
+}
+
+fn admin_api() -> Catalog<AppState> {
+    Catalog::new()
+        .route(
+            Method::POST,
+            "/admin/v1/orgs",
+            "Creates an organization with its default environment and keys.",
+            admin::create_org,
+        )
+        .route(
+            Method::GET,
+            "/admin/v1/orgs",
+            "Lists the organizations.",
+            admin::list_orgs,
+        )
+        .route(
+            Method::POST,
+            "/admin/v1/orgs/{org}/apps",
+            "Creates an application of an organization.",
+            admin::create_app,
+        )
+}
+
+/// Every endpoint the server can serve (the admin API included), for documentation checks.
+pub fn endpoints() -> Vec<Endpoint> {
+    let (_, mut endpoints) = public_api().finish(&[]);
+    endpoints.extend(options_endpoints());
+    endpoints.extend(admin_api().finish(&[]).1);
+    endpoints
+}
+
+/// `/v1/options` answers GET and OPTIONS with the listing (other paths answer OPTIONS with
+/// `Allow` alone, and are not listed as endpoints for it).
+fn options_endpoints() -> [Endpoint; 2] {
+    [Method::GET, Method::OPTIONS].map(|method| Endpoint {
+        method,
+        path: options::PATH,
+        summary: "Lists the methods of the API.",
+    })
+}
+
+/// The whole application: routes, fallbacks and the layers every request passes through.
+pub fn app(state: AppState) -> Router {
+    let config = state.config().clone();
+    let (mut router, mut endpoints) = public_api().finish(&[]);
+    endpoints.extend(options_endpoints());
+    let listing: Arc<OnceLock<Vec<Endpoint>>> = Arc::new(OnceLock::new());
+    let (for_get, for_options) = (listing.clone(), listing.clone());
+    router = router.route(
+        options::PATH,
+        axum::routing::get(move || async move {
+            options::listing(for_get.get().map_or(&[], Vec::as_slice))
+        })
+        .options(move || async move {
+            options::options(for_options.get().map_or(&[], Vec::as_slice))
+        }),
+    );
+    if config.admin_token.is_some() {
+        let (admin_router, admin_endpoints) = admin_api().finish(&[]);
+        router = router.merge(admin_router.route_layer(from_fn_with_state(
+            state.clone(),
+            admin::require_admin_token,
+        )));
+        endpoints.extend(admin_endpoints);
+    }
+    let _ = listing.set(endpoints);
+    router
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(config.body_limit_bytes))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(request_span)
+                        .on_request(())
+                        .on_response(log_response),
+                )
+                .layer(PropagateRequestIdLayer::x_request_id())
+                .layer(from_fn_with_state(
+                    Arc::new(config.trusted_proxies.clone()),
+                    client_ip::resolve_client_ip,
+                ))
+                .layer(from_fn(render::render))
+                .layer(from_fn_with_state(state.clone(), authn::authenticate))
+                .layer(from_fn_with_state(config.request_timeout, enforce_timeout)),
+        )
+        .with_state(state)
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains in-flight requests.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+async fn not_found() -> Response {
+    ApiError(Error::not_found("The requested resource doesn't exist")).into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    ApiError::new(
+        ErrorKind::MethodNotAllowed,
+        "This method is not allowed on this resource",
+    )
+    .into_response()
+}
+
+/// A request that takes longer than allowed — slow to send its body, or slow to answer — gets a
+/// 408. Dropping the handler's future rolls back any transaction it held. It sits inside the
+/// authentication layer so that a 408 carries the rate-limit headers like every answer.
+async fn enforce_timeout(State(limit): State<Duration>, request: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => ApiError::new(
+            ErrorKind::RequestTimeout,
+            format!(
+                "The request was not completed within {} ms",
+                limit.as_millis()
+            ),
+        )
+        .into_response(),
+    }
+}
+
+/// The request's span: method, path (never the query string, which may hold keys) and id.
+fn request_span(request: &http::Request<axum::body::Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "http.request",
+        http.method = %request.method(),
+        http.path = %request.uri().path(),
+        request.id = %request_id,
+    )
+}
+
+fn log_response(
+    response: &http::Response<axum::body::Body>,
+    latency: Duration,
+    _span: &tracing::Span,
+) {
+    tracing::info!(
+        http.status = response.status().as_u16(),
+        duration_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+        "request finished"
+    );
+}

@@ -1,0 +1,82 @@
+//! Request bodies: JSON or XML by `Content-Type`, bounded in size, parsed into a typed value
+//! whose errors name the offending field.
+
+use crate::error::ApiError;
+use crate::format::{Format, from_xml};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use flowline_core::{Error, ErrorKind};
+use http::StatusCode;
+use http::header::CONTENT_TYPE;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+/// A request body of type `T`, from a JSON object or an XML document.
+#[derive(Debug)]
+pub struct Payload<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Payload<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let format = body_format(&request)?;
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                        ErrorKind::PayloadTooLarge,
+                        "The request body is larger than this server accepts",
+                    ),
+                    _ => ApiError(Error::bad_request(format!("body: {rejection}"))),
+                })?;
+        let value = parse_body(format, &bytes)?;
+        if !value.is_object() {
+            return Err(ApiError(Error::invalid_field(
+                "body",
+                "must be a JSON object",
+            )));
+        }
+        serde_path_to_error::deserialize(value)
+            .map(Payload)
+            .map_err(|error| {
+                let path = error.path().to_string();
+                let field = if path == "." { "body".to_owned() } else { path };
+                ApiError(Error::invalid_field(&field, error.into_inner()))
+            })
+    }
+}
+
+/// JSON unless the body says XML; a body of any other declared type is refused.
+fn body_format(request: &Request) -> Result<Format, ApiError> {
+    match Format::of_body(request.headers()) {
+        Some(format) => Ok(format),
+        None => match request.headers().get(CONTENT_TYPE) {
+            None => Ok(Format::Json),
+            Some(other) => Err(ApiError::new(
+                ErrorKind::UnsupportedMediaType,
+                format!(
+                    "Content-Type: '{}' is not supported; send application/json or application/xml",
+                    other.to_str().unwrap_or("?")
+                ),
+            )),
+        },
+    }
+}
+
+pub fn parse_body(format: Format, bytes: &[u8]) -> Result<Value, ApiError> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError(Error::invalid_field("body", "is required")));
+    }
+    match format {
+        Format::Json => serde_json::from_slice(bytes).map_err(|error| {
+            ApiError(Error::invalid_field(
+                "body",
+                format!("malformed JSON: {error}"),
+            ))
+        }),
+        Format::Xml => {
+            from_xml(bytes).map_err(|error| ApiError(Error::invalid_field("body", error)))
+        }
+    }
+}

@@ -1,0 +1,144 @@
+//! What handlers return: an envelope waiting to be rendered in the negotiated format.
+//!
+//! Handlers never serialize; the `render` middleware does, once it knows the request's format
+//! and client address. That keeps JSON and XML answers field-for-field identical.
+
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use http::StatusCode;
+use serde_json::{Value, json};
+
+/// The envelopes of the Flowize API.
+#[derive(Debug, Clone)]
+pub enum Envelope {
+    /// `{"resource": …, "message": …}`: the data-schema and authentication calls.
+    Short { resource: Value, message: String },
+    /// `{"id": "ok", "code": …, "request-ip": …, "resource": …, "message": …, "error": null}`:
+    /// the record, keystore and table calls.
+    Full { resource: Value, message: String },
+    /// A body that is not an envelope (the admin API answers as `flowline admin --json` does).
+    Raw(Value),
+    /// `{"id": …, "code": …, "request-ip": …, "resource": [], "message": …,
+    /// "error": {"code": …, "message": …}}`: every error.
+    Error {
+        id: &'static str,
+        internal_code: u16,
+        message: String,
+    },
+}
+
+impl Envelope {
+    /// The envelope as JSON, with the client's address where the envelope carries one.
+    pub fn into_value(self, status: StatusCode, request_ip: &str) -> Value {
+        match self {
+            Envelope::Short { resource, message } => json!({
+                "resource": resource,
+                "message": message,
+            }),
+            Envelope::Full { resource, message } => json!({
+                "id": "ok",
+                "code": status.as_u16(),
+                "request-ip": request_ip,
+                "resource": resource,
+                "message": message,
+                "error": null,
+            }),
+            Envelope::Raw(value) => value,
+            Envelope::Error {
+                id,
+                internal_code,
+                message,
+            } => json!({
+                "id": id,
+                "code": status.as_u16(),
+                "request-ip": request_ip,
+                "resource": [],
+                "message": message,
+                "error": {"code": internal_code, "message": message},
+            }),
+        }
+    }
+}
+
+/// A successful answer: status, envelope, and the modification time of what it shows.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    status: StatusCode,
+    envelope: Envelope,
+    last_modified: Option<DateTime<Utc>>,
+    uncacheable: bool,
+}
+
+impl Reply {
+    pub fn short(status: StatusCode, resource: Value, message: impl Into<String>) -> Reply {
+        Reply::new(
+            status,
+            Envelope::Short {
+                resource,
+                message: message.into(),
+            },
+        )
+    }
+
+    pub fn full(status: StatusCode, resource: Value, message: impl Into<String>) -> Reply {
+        Reply::new(
+            status,
+            Envelope::Full {
+                resource,
+                message: message.into(),
+            },
+        )
+    }
+
+    pub fn raw(status: StatusCode, value: Value) -> Reply {
+        Reply::new(status, Envelope::Raw(value))
+    }
+
+    pub fn new(status: StatusCode, envelope: Envelope) -> Reply {
+        Reply {
+            status,
+            envelope,
+            last_modified: None,
+            uncacheable: false,
+        }
+    }
+
+    /// An answer that must never be revalidated into a 304 (minted tokens, for one).
+    pub fn uncacheable(mut self) -> Reply {
+        self.uncacheable = true;
+        self
+    }
+
+    pub fn last_modified(mut self, at: DateTime<Utc>) -> Reply {
+        self.last_modified = Some(at);
+        self
+    }
+}
+
+/// The envelope a response carries until the render middleware serializes it.
+#[derive(Debug, Clone)]
+pub struct PendingEnvelope(pub Envelope);
+
+/// The modification time a response's resource carries, for `Last-Modified`.
+#[derive(Debug, Clone, Copy)]
+pub struct ModifiedAt(pub DateTime<Utc>);
+
+/// Marks a response that gets no `ETag` and is never answered with 304.
+#[derive(Debug, Clone, Copy)]
+pub struct Uncacheable;
+
+impl IntoResponse for Reply {
+    fn into_response(self) -> Response {
+        let mut response = self.status.into_response();
+        response
+            .extensions_mut()
+            .insert(PendingEnvelope(self.envelope));
+        if let Some(at) = self.last_modified {
+            response.extensions_mut().insert(ModifiedAt(at));
+        }
+        if self.uncacheable {
+            response.extensions_mut().insert(Uncacheable);
+        }
+        response
+    }
+}

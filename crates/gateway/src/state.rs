@@ -1,0 +1,58 @@
+//! What every handler can reach: the pool, the authentication service, the configuration.
+
+use flowline_auth::AuthService;
+use flowline_db::PgPool;
+use ipnet::IpNet;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The gateway's settings, read once by the binary.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// The largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// How long a request may take, body included, before it is answered with 408.
+    pub request_timeout: Duration,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// The bearer token of the admin API; the admin API is absent when unset.
+    pub admin_token: Option<String>,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        GatewayConfig {
+            body_limit_bytes: 10 * 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+            trusted_proxies: Vec::new(),
+            admin_token: None,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    pool: PgPool,
+    auth: AuthService,
+    config: GatewayConfig,
+}
+
+impl AppState {
+    pub fn new(pool: PgPool, auth: AuthService, config: GatewayConfig) -> AppState {
+        AppState(Arc::new(Inner { pool, auth, config }))
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.0.pool
+    }
+
+    pub fn auth(&self) -> &AuthService {
+        &self.0.auth
+    }
+
+    pub fn config(&self) -> &GatewayConfig {
+        &self.0.config
+    }
+}

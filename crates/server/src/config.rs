@@ -1,0 +1,148 @@
+//! The command line and the environment, read once into typed settings.
+
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "flowline",
+    version,
+    about = "Flowline: a self-hostable workflow-automation server"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub log: LogSettings,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (with its own PostgreSQL unless DATABASE_URL is set).
+    Serve(ServeSettings),
+    /// Apply the database migrations and exit.
+    Migrate(DatabaseSettings),
+    /// Create organizations and applications.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct LogSettings {
+    /// Log filter (tracing EnvFilter syntax).
+    #[arg(
+        long = "log",
+        env = "FLOWLINE_LOG",
+        default_value = "info,sqlx=warn",
+        global = true
+    )]
+    pub filter: String,
+    /// Log as JSON lines instead of text.
+    #[arg(long = "log-json", env = "FLOWLINE_LOG_JSON", global = true)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// PostgreSQL to use; when unset, Flowline runs its own in the data directory.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// Where the embedded PostgreSQL and the JWT signing key live.
+    #[arg(long, env = "FLOWLINE_DATA_DIR", default_value = "./flowline-data")]
+    pub data_dir: PathBuf,
+    /// Connections in the pool.
+    #[arg(long, env = "FLOWLINE_DB_MAX_CONNECTIONS", default_value_t = 20)]
+    pub db_max_connections: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeSettings {
+    /// Address to listen on.
+    #[arg(long, env = "FLOWLINE_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    /// Key that signs access tokens; generated into the data dir when unset.
+    #[arg(long, env = "FLOWLINE_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// Bearer token of the admin API (/admin/v1); the admin API is off when unset.
+    #[arg(long, env = "FLOWLINE_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "FLOWLINE_BODY_LIMIT_BYTES", default_value_t = 10 * 1024 * 1024)]
+    pub body_limit_bytes: usize,
+    /// Time a request may take, body included, before it is answered with 408.
+    #[arg(long, env = "FLOWLINE_REQUEST_TIMEOUT_MS", default_value_t = 30_000)]
+    pub request_timeout_ms: u64,
+    /// Proxies whose X-Forwarded-For is trusted (comma-separated CIDR list).
+    #[arg(long, env = "FLOWLINE_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// Lifetime of access tokens, in seconds.
+    #[arg(long, env = "FLOWLINE_ACCESS_TOKEN_TTL_SECS", default_value_t = 3600)]
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of refresh tokens, in seconds.
+    #[arg(long, env = "FLOWLINE_REFRESH_TOKEN_TTL_SECS", default_value_t = 30 * 24 * 3600)]
+    pub refresh_token_ttl_secs: u64,
+    /// How long a resolved API key or application is reused before the database is asked again.
+    #[arg(long, env = "FLOWLINE_CREDENTIAL_CACHE_MS", default_value_t = 10_000)]
+    pub credential_cache_ms: u64,
+    /// Length of the rate-limit window, in seconds.
+    #[arg(long, env = "FLOWLINE_RATE_LIMIT_WINDOW_SECS", default_value_t = 60)]
+    pub rate_limit_window_secs: u64,
+    /// Requests per window of an application created without --rate-limit.
+    #[arg(long, env = "FLOWLINE_DEFAULT_RATE_LIMIT", default_value_t = 6000)]
+    pub default_rate_limit: u32,
+    /// Requests per window and client address for requests without valid credentials.
+    #[arg(long, env = "FLOWLINE_ANONYMOUS_RATE_LIMIT", default_value_t = 600)]
+    pub anonymous_rate_limit: u32,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an organization with its default environment and keys.
+    CreateOrg {
+        #[arg(long)]
+        name: String,
+        /// Print exactly one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// Create an application of an organization.
+    CreateApp {
+        /// The organization's name or id.
+        #[arg(long)]
+        org: String,
+        /// The application's name: its app_key (X-App).
+        #[arg(long)]
+        name: String,
+        /// Environment id (default: the organization's default environment).
+        #[arg(long)]
+        environment: Option<i64>,
+        /// Granted scopes, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        scopes: Vec<String>,
+        /// Address or CIDR network the application may be used from (repeatable; default: any).
+        #[arg(long = "allow-ip")]
+        allow_ips: Vec<String>,
+        /// Authenticate with OAuth2 client credentials (bearer tokens) instead of X-Apikey.
+        #[arg(long)]
+        oauth2: bool,
+        /// Requests per rate-limit window.
+        #[arg(long)]
+        rate_limit: Option<u32>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// List the organizations.
+    ListOrgs {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+}

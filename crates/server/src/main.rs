@@ -1,0 +1,5 @@
+//! `flowline`: see the library's documentation.
+
+fn main() -> anyhow::Result<()> {
+    flowline::main()
+}

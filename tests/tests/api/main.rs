@@ -1,0 +1,13 @@
+//! Flowline's black-box suite: every test drives a real server over real HTTP against its own
+//! database on a throwaway PostgreSQL cluster.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod admin;
+mod auth;
+mod cli;
+mod gateway;
+mod openapi;
+mod schema;
