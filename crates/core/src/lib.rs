@@ -7,6 +7,7 @@
 mod error;
 mod ids;
 mod principal;
+pub mod rules;
 mod scope;
 pub mod time;
 

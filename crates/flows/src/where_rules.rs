@@ -1,34 +1,37 @@
 //! Where-rules as a step carries them (`condition`, `switch`, `table.update`, `table.search`).
 
+use flowline_core::rules::Rules;
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
 
-/// Where-rules as written: `{"condition": "AND" | "OR", "rules": [...]}`. Only this outer shape is
-/// checked here; the rules themselves belong to the where-rules DSL, which parses and evaluates
-/// them.
+/// Where-rules as written — `{"condition": "AND" | "OR", "rules": [...]}` — parsed and bounded by
+/// the where-rules DSL of `flowline-core` when the definition is saved, and kept as written so
+/// that the definition round-trips unchanged.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(try_from = "Value")]
-pub struct WhereRules(Value);
+pub struct WhereRules {
+    written: Value,
+    rules: Rules,
+}
 
 impl WhereRules {
-    /// Checks the outer shape of `value`.
+    /// Parses `value` with the where-rules DSL; the message says which rule is at fault.
     pub fn parse(value: Value) -> Result<WhereRules, String> {
-        let Value::Object(members) = &value else {
-            return Err(r#"must be an object with "condition" and "rules""#.to_owned());
-        };
-        match members.get("condition").and_then(Value::as_str) {
-            Some("AND" | "OR") => {}
-            _ => return Err(r#""condition" must be "AND" or "OR""#.to_owned()),
-        }
-        if !members.get("rules").is_some_and(Value::is_array) {
-            return Err(r#""rules" must be an array of rules"#.to_owned());
-        }
-        Ok(WhereRules(value))
+        let rules = Rules::parse(&value, "where").map_err(|error| error.public_message())?;
+        Ok(WhereRules {
+            written: value,
+            rules,
+        })
     }
 
     /// The rules as written.
     pub fn value(&self) -> &Value {
-        &self.0
+        &self.written
+    }
+
+    /// The parsed rules, for evaluation or compilation to SQL.
+    pub fn rules(&self) -> &Rules {
+        &self.rules
     }
 }
 
@@ -42,6 +45,6 @@ impl TryFrom<Value> for WhereRules {
 
 impl Serialize for WhereRules {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.0.serialize(serializer)
+        self.written.serialize(serializer)
     }
 }

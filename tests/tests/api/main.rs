@@ -10,4 +10,5 @@ mod auth;
 mod cli;
 mod gateway;
 mod openapi;
+mod rules;
 mod schema;

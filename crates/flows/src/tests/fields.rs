@@ -79,7 +79,7 @@ fn missing_and_mistyped_fields_name_the_step_and_field() {
             json!({"type": "condition",
             "where": {"condition": "XOR", "rules": []}, "then": "save", "else": "reject"})
         )),
-        r#"steps.adult.where: "condition" must be "AND" or "OR""#
+        "steps.adult.where: where.condition: unknown condition 'XOR'; expected AND or OR"
     );
     assert_eq!(
         refusal(&example_with(
@@ -87,7 +87,7 @@ fn missing_and_mistyped_fields_name_the_step_and_field() {
             json!({"type": "condition",
             "where": {"condition": "AND"}, "then": "save", "else": "reject"})
         )),
-        r#"steps.adult.where: "rules" must be an array of rules"#
+        "steps.adult.where: where.rules: expected an array of rules"
     );
 }
 
