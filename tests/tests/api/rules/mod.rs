@@ -33,3 +33,26 @@ pub fn refusal(document: Value) -> String {
         }
     }
 }
+
+/// The typed columns of the tables the column tests use, as a table's catalog would resolve
+/// them; `qualifier` prefixes the quoted column name (e.g. `r.`).
+pub fn typed_columns(
+    field: &flowline_core::rules::FieldPath,
+    qualifier: &str,
+) -> Result<flowline_core::rules::FieldTarget, String> {
+    use flowline_core::rules::{ColumnType, FieldTarget};
+    let column_type = match field.as_str() {
+        "name" => ColumnType::Text,
+        "age" => ColumnType::Integer,
+        "price" => ColumnType::Number,
+        "active" => ColumnType::Boolean,
+        "born" => ColumnType::Date,
+        "seen" => ColumnType::DateTime,
+        "extra" => ColumnType::Json,
+        other => return Err(format!("unknown column '{other}'")),
+    };
+    Ok(FieldTarget::Column {
+        sql: format!("{qualifier}\"{}\"", field.as_str()),
+        column_type,
+    })
+}

@@ -2,7 +2,7 @@
 //! exactly the rows the evaluator accepts, typed columns must compare natively, and hostile
 //! values must travel as parameters.
 
-use flowline_core::rules::{ColumnType, FieldPath, FieldTarget, Rules, SqlFilter, SqlParam};
+use flowline_core::rules::{FieldPath, Rules, SqlFilter, SqlParam};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestCaseError, TestRunner};
 use serde_json::{Map, Value, json};
@@ -353,22 +353,7 @@ fn typed_columns_compare_natively() {
         .execute(&mut conn)
         .await
         .unwrap();
-        let catalog = |field: &FieldPath| {
-            let column_type = match field.as_str() {
-                "name" => ColumnType::Text,
-                "age" => ColumnType::Integer,
-                "price" => ColumnType::Number,
-                "active" => ColumnType::Boolean,
-                "born" => ColumnType::Date,
-                "seen" => ColumnType::DateTime,
-                "extra" => ColumnType::Json,
-                other => return Err(format!("unknown column '{other}'")),
-            };
-            Ok(FieldTarget::Column {
-                sql: format!("\"{}\"", field.as_str()),
-                column_type,
-            })
-        };
+        let catalog = |field: &FieldPath| super::typed_columns(field, "");
         let cases = [
             (rule("age", ">", json!("35")), vec![4]),
             (rule("age", ">=", json!(35)), vec![1, 4]),

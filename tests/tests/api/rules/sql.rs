@@ -1,6 +1,6 @@
 //! The SQL compiler's output, without a database: placeholders, parameters, refusals.
 
-use flowline_core::rules::{ColumnType, FieldTarget, Rules, SqlFilter, SqlParam};
+use flowline_core::rules::{Rules, SqlFilter, SqlParam};
 use serde_json::json;
 
 use super::{rule, rules};
@@ -104,28 +104,13 @@ fn groups_join_with_their_condition() {
     );
 }
 
-fn catalog(field: &flowline_core::rules::FieldPath) -> Result<FieldTarget, String> {
-    let column_type = match field.as_str() {
-        "name" => ColumnType::Text,
-        "age" => ColumnType::Integer,
-        "price" => ColumnType::Number,
-        "active" => ColumnType::Boolean,
-        "born" => ColumnType::Date,
-        "seen" => ColumnType::DateTime,
-        "extra" => ColumnType::Json,
-        other => return Err(format!("unknown column '{other}'")),
-    };
-    Ok(FieldTarget::Column {
-        sql: format!("r.\"{}\"", field.as_str()),
-        column_type,
-    })
-}
-
 fn typed(rules: &Rules) -> Result<SqlFilter, String> {
-    rules.to_sql(1, catalog).map_err(|error| {
-        assert_eq!(error.kind().status(), 400);
-        error.public_message()
-    })
+    rules
+        .to_sql(1, |field| super::typed_columns(field, "r."))
+        .map_err(|error| {
+            assert_eq!(error.kind().status(), 400);
+            error.public_message()
+        })
 }
 
 #[test]
