@@ -13,3 +13,20 @@ pub struct Principal {
     /// The scopes this request may use: the requested ones, already checked against the grants.
     pub scopes: Scopes,
 }
+
+/// The organization and environment that own a piece of runtime data. Webhooks and the
+/// scheduler act for a tenant without a request's [`Principal`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Tenant {
+    pub org_id: OrgId,
+    pub environment_id: EnvironmentId,
+}
+
+impl Principal {
+    pub fn tenant(&self) -> Tenant {
+        Tenant {
+            org_id: self.org_id,
+            environment_id: self.environment_id,
+        }
+    }
+}

@@ -92,9 +92,13 @@ impl FromStr for Scope {
     type Err = ScopeParseError;
 
     fn from_str(text: &str) -> Result<Scope, ScopeParseError> {
-        let (name, access) = match text.strip_suffix(".read") {
-            Some(name) => (name, Access::Read),
-            None => (text, Access::Full),
+        // The reference's delete example asks for `record.delete`: deleting needs full access.
+        let (name, access) = if let Some(name) = text.strip_suffix(".read") {
+            (name, Access::Read)
+        } else if let Some(name) = text.strip_suffix(".delete") {
+            (name, Access::Full)
+        } else {
+            (text, Access::Full)
         };
         Resource::ALL
             .into_iter()

@@ -6,10 +6,10 @@
 //! `steps.save.next: refers to unknown step 'notfy'`.
 //!
 //! This crate owns the step catalog ([`StepKind`]): each step type, its fields, its checks and
-//! its successors are declared in `catalog/`, and nowhere else. It must never touch a database,
-//! the network, the clock or the environment, and never execute a step: storing definitions
-//! belongs to the flows service, running them to the scheduler, and both work on definitions
-//! that this crate has already validated.
+//! its successors are declared in `catalog/`, and nowhere else. The definition model never
+//! touches a database, the network, the clock or the environment, and never executes a step.
+//! [`store`] is the flows service: flows, drafts and published versions in PostgreSQL. Running
+//! records through flows belongs to the scheduler.
 
 mod catalog;
 mod definition;
@@ -18,6 +18,8 @@ mod graph;
 mod step;
 mod template;
 mod where_rules;
+
+pub mod store;
 
 pub use catalog::{
     ConditionStep, DelayStep, EndStatus, EndStep, HttpMethod, HttpStep, KeystoreDeleteStep,

@@ -187,6 +187,12 @@ macro_rules! scope_marker {
 
 scope_marker!(SchemaRead, Scope::read(Resource::Schema));
 scope_marker!(SchemaWrite, Scope::full(Resource::Schema));
+scope_marker!(RecordRead, Scope::read(Resource::Record));
+scope_marker!(RecordWrite, Scope::full(Resource::Record));
+scope_marker!(FlowRead, Scope::read(Resource::FlowDiagram));
+scope_marker!(FlowWrite, Scope::full(Resource::FlowDiagram));
+scope_marker!(WebhookRead, Scope::read(Resource::Webhook));
+scope_marker!(WebhookWrite, Scope::full(Resource::Webhook));
 
 /// The authenticated caller of a handler that requires scope `S`. The only way for a handler
 /// to obtain a [`Principal`], and so to touch tenant data.

@@ -10,6 +10,7 @@ mod catalog;
 mod client_ip;
 mod error;
 mod format;
+mod params;
 mod payload;
 mod render;
 mod reply;
@@ -19,7 +20,7 @@ mod state;
 pub use catalog::Endpoint;
 pub use error::ApiError;
 pub use format::{Format, from_xml, to_xml};
-pub use reply::{Envelope, Reply};
+pub use reply::{Envelope, EnvelopeId, Reply};
 pub use state::{AppState, GatewayConfig};
 
 use crate::catalog::Catalog;
@@ -29,7 +30,7 @@ use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use flowline_core::{Error, ErrorKind};
 use http::Method;
-use routes::{admin, auth, options, schema};
+use routes::{admin, auth, flowdiagram, options, record_queries, records, schema, webhooks};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -83,6 +84,120 @@ fn public_api() -> Catalog<AppState> {
             "Removes the Data Schema.",
             schema::delete,
         )
+        .route(
+            Method::POST,
+            "/v1/webhook/{webhook_uri}",
+            "Inserts Data using a Webhook Protocol.",
+            webhooks::receive,
+        )
+        .route(
+            Method::POST,
+            "/v1/webhooks",
+            "Registers a webhook that feeds a flow.",
+            webhooks::create,
+        )
+        .route(
+            Method::GET,
+            "/v1/webhooks",
+            "Lists the environment's webhooks.",
+            webhooks::list,
+        )
+        .route(
+            Method::GET,
+            "/v1/webhooks/{id}",
+            "Gets a webhook.",
+            webhooks::get,
+        )
+        .route(
+            Method::DELETE,
+            "/v1/webhooks/{id}",
+            "Removes a webhook and its events.",
+            webhooks::delete,
+        )
+        .route(
+            Method::POST,
+            "/v1/flowdiagram",
+            "Creates a Flow Diagram from its definition, as a draft.",
+            flowdiagram::create,
+        )
+        .route(
+            Method::GET,
+            "/v1/flowdiagram",
+            "Gets information related to a Flow Diagram.",
+            flowdiagram::get,
+        )
+        .route(
+            Method::PUT,
+            "/v1/flowdiagram",
+            "Saves a new draft of a Flow Diagram.",
+            flowdiagram::update,
+        )
+        .route(
+            Method::DELETE,
+            "/v1/flowdiagram",
+            "Removes a Flow Diagram.",
+            flowdiagram::delete,
+        )
+        .route(
+            Method::PUT,
+            "/v1/changeflowstatus",
+            "Updates the flow status.",
+            flowdiagram::change_status,
+        )
+        .route(
+            Method::POST,
+            "/v1/record",
+            "Inserts a Data Record, or an array of them, into a flow.",
+            records::create,
+        )
+        .route(
+            Method::GET,
+            "/v1/record",
+            "Gets a Data Record by its uuid.",
+            records::get,
+        )
+        .route(
+            Method::PUT,
+            "/v1/record",
+            "Replaces the data of a Data Record.",
+            records::update,
+        )
+        .route(
+            Method::DELETE,
+            "/v1/record",
+            "Removes a Data Record.",
+            records::delete,
+        )
+        .route(
+            Method::GET,
+            "/v1/record/{id}",
+            "Gets a Data Record by its data_record_id (or uuid).",
+            records::get_by_id,
+        )
+        .route(
+            Method::GET,
+            "/v1/record/history",
+            "Gets every change a Data Record went through.",
+            records::history,
+        )
+        .route(
+            Method::GET,
+            "/v1/record/search",
+            "Searches data records by uuid, flow, status, a data field or a date.",
+            record_queries::search,
+        )
+        .route(
+            Method::PUT,
+            "/v1/record/changestatus",
+            "Executes a queue action (pause, resume, execute, delete, resume and continue) on data records.",
+            record_queries::change_status,
+        )
+        .route(
+            Method::PUT,
+            "/v1/record/movetoflow",
+            "Moves data records to another flow.",
+            record_queries::move_to_flow,
+        )
 }
 
 fn admin_api() -> Catalog<AppState> {
@@ -104,6 +219,24 @@ fn admin_api() -> Catalog<AppState> {
             "/admin/v1/orgs/{org}/apps",
             "Creates an application of an organization.",
             admin::create_app,
+        )
+        .route(
+            Method::POST,
+            "/admin/v1/orgs/{org}/webhooks",
+            "Registers a webhook of an organization.",
+            webhooks::admin_create,
+        )
+        .route(
+            Method::GET,
+            "/admin/v1/orgs/{org}/webhooks",
+            "Lists the webhooks of an organization.",
+            webhooks::admin_list,
+        )
+        .route(
+            Method::DELETE,
+            "/admin/v1/orgs/{org}/webhooks/{id}",
+            "Removes a webhook of an organization.",
+            webhooks::admin_delete,
         )
 }
 
@@ -228,9 +361,18 @@ fn request_span(request: &http::Request<axum::body::Body>) -> tracing::Span {
     tracing::info_span!(
         "http.request",
         http.method = %request.method(),
-        http.path = %request.uri().path(),
+        http.path = %loggable_path(request.uri().path()),
         request.id = %request_id,
     )
+}
+
+/// The path as logs may show it: a webhook's uri is its credential, so it is left out.
+fn loggable_path(path: &str) -> &str {
+    if path.starts_with(flowline_webhooks::WEBHOOK_PATH_PREFIX) {
+        "/v1/webhook/{webhook_uri}"
+    } else {
+        path
+    }
 }
 
 fn log_response(

@@ -19,18 +19,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Payload<T> {
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let format = body_format(&request)?;
-        let bytes =
-            Bytes::from_request(request, state)
-                .await
-                .map_err(|rejection| match rejection.status() {
-                    StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-                        ErrorKind::PayloadTooLarge,
-                        "The request body is larger than this server accepts",
-                    ),
-                    _ => ApiError(Error::bad_request(format!("body: {rejection}"))),
-                })?;
-        let value = parse_body(format, &bytes)?;
+        let Body(value) = Body::from_request(request, state).await?;
         if !value.is_object() {
             return Err(ApiError(Error::invalid_field(
                 "body",
@@ -44,6 +33,29 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Payload<T> {
                 let field = if path == "." { "body".to_owned() } else { path };
                 ApiError(Error::invalid_field(&field, error.into_inner()))
             })
+    }
+}
+
+/// A request body of any JSON shape (object, array, …), from JSON or an XML document.
+#[derive(Debug)]
+pub struct Body(pub Value);
+
+impl<S: Send + Sync> FromRequest<S> for Body {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let format = body_format(&request)?;
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+                        ErrorKind::PayloadTooLarge,
+                        "The request body is larger than this server accepts",
+                    ),
+                    _ => ApiError(Error::bad_request(format!("body: {rejection}"))),
+                })?;
+        parse_body(format, &bytes).map(Body)
     }
 }
 

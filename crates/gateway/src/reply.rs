@@ -16,6 +16,13 @@ pub enum Envelope {
     /// `{"id": "ok", "code": …, "request-ip": …, "resource": …, "message": …, "error": null}`:
     /// the record, keystore and table calls.
     Full { resource: Value, message: String },
+    /// `{"id": …, "resource": …, "message": …}`: the flow-diagram calls, whose reference
+    /// bodies carry an `id` but no `code`, `request-ip` or `error`.
+    Tagged {
+        id: EnvelopeId,
+        resource: Value,
+        message: String,
+    },
     /// A body that is not an envelope (the admin API answers as `flowline admin --json` does).
     Raw(Value),
     /// `{"id": …, "code": …, "request-ip": …, "resource": [], "message": …,
@@ -43,6 +50,18 @@ impl Envelope {
                 "message": message,
                 "error": null,
             }),
+            Envelope::Tagged {
+                id,
+                resource,
+                message,
+            } => json!({
+                "id": match id {
+                    EnvelopeId::Ok => json!("ok"),
+                    EnvelopeId::Status => json!(status.as_u16()),
+                },
+                "resource": resource,
+                "message": message,
+            }),
             Envelope::Raw(value) => value,
             Envelope::Error {
                 id,
@@ -58,6 +77,14 @@ impl Envelope {
             }),
         }
     }
+}
+
+/// What the `id` of an [`Envelope::Tagged`] holds: the reference prints `"ok"` in some answers
+/// and the HTTP status in others.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnvelopeId {
+    Ok,
+    Status,
 }
 
 /// A successful answer: status, envelope, and the modification time of what it shows.
@@ -84,6 +111,22 @@ impl Reply {
         Reply::new(
             status,
             Envelope::Full {
+                resource,
+                message: message.into(),
+            },
+        )
+    }
+
+    pub fn tagged(
+        status: StatusCode,
+        id: EnvelopeId,
+        resource: Value,
+        message: impl Into<String>,
+    ) -> Reply {
+        Reply::new(
+            status,
+            Envelope::Tagged {
+                id,
                 resource,
                 message: message.into(),
             },

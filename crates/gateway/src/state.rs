@@ -2,6 +2,7 @@
 
 use flowline_auth::AuthService;
 use flowline_db::PgPool;
+use flowline_schemas::SchemaCache;
 use ipnet::IpNet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -37,11 +38,17 @@ struct Inner {
     pool: PgPool,
     auth: AuthService,
     config: GatewayConfig,
+    schemas: SchemaCache,
 }
 
 impl AppState {
     pub fn new(pool: PgPool, auth: AuthService, config: GatewayConfig) -> AppState {
-        AppState(Arc::new(Inner { pool, auth, config }))
+        AppState(Arc::new(Inner {
+            pool,
+            auth,
+            config,
+            schemas: SchemaCache::new(),
+        }))
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -54,5 +61,10 @@ impl AppState {
 
     pub fn config(&self) -> &GatewayConfig {
         &self.0.config
+    }
+
+    /// Compiled data schemas, shared by every request that validates records.
+    pub fn schemas(&self) -> &SchemaCache {
+        &self.0.schemas
     }
 }

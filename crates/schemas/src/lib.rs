@@ -5,8 +5,11 @@
 //!
 //! This crate owns the `data_schemas` table and nothing else.
 
+mod cache;
 mod definition;
 mod store;
+
+pub use cache::SchemaCache;
 
 pub use definition::{CompiledSchema, SchemaDefinition};
 pub use store::{SchemaTimes, StoredSchema, create, delete, get, load_compiled, update};

@@ -133,7 +133,5 @@ pub async fn load_compiled(
     let Some(text) = text else {
         return Ok(None);
     };
-    let schema = serde_json::from_str(&text)
-        .map_err(|error| Error::internal(format!("stored schema is not JSON: {error}")))?;
-    CompiledSchema::compile("schema", &schema).map(Some)
+    crate::cache::compile_stored(&text).map(Some)
 }

@@ -4,7 +4,12 @@ use crate::config::AdminCommand;
 use crate::database::{self, Database};
 use anyhow::Context;
 use flowline_auth::{AllowList, NewApplication, parse_cidr};
-use flowline_core::{EnvironmentId, Scopes};
+use flowline_core::{EnvironmentId, OrgId, Scopes, Tenant};
+use flowline_db::PgConnection;
+use flowline_flows::FlowDefinition;
+use flowline_webhooks::{Mapping, NewWebhook, WebhookId, WebhookSecret};
+use serde_json::json;
+use std::path::Path;
 
 pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
     match command {
@@ -42,9 +47,72 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
             database.close().await?;
             result
         }
+        AdminCommand::ImportFlow {
+            org,
+            environment,
+            publish,
+            json,
+            file,
+            database,
+        } => {
+            let definition = read_flow_file(&file)?;
+            let database = database::open_shared(&database).await?;
+            let target = ImportTarget {
+                org: &org,
+                environment: environment.map(EnvironmentId),
+            };
+            let result = import_flow(&database, target, &definition, publish, json).await;
+            database.close().await?;
+            result
+        }
         AdminCommand::ListOrgs { json, database } => {
             let database = database::open_shared(&database).await?;
             let result = list_orgs(&database, json).await;
+            database.close().await?;
+            result
+        }
+        AdminCommand::CreateWebhook {
+            org,
+            environment,
+            flow,
+            secret,
+            mapping,
+            json,
+            database,
+        } => {
+            let webhook = NewWebhook {
+                flow,
+                secret: secret
+                    .as_deref()
+                    .map(WebhookSecret::parse)
+                    .transpose()
+                    .context("--secret")?,
+                mapping: mapping.as_deref().map(read_mapping_file).transpose()?,
+            };
+            let database = database::open_shared(&database).await?;
+            let environment = environment.map(EnvironmentId);
+            let result = create_webhook(&database, (&org, environment), &webhook, json).await;
+            database.close().await?;
+            result
+        }
+        AdminCommand::ListWebhooks {
+            org,
+            json,
+            database,
+        } => {
+            let database = database::open_shared(&database).await?;
+            let result = list_webhooks(&database, &org, json).await;
+            database.close().await?;
+            result
+        }
+        AdminCommand::DeleteWebhook {
+            org,
+            webhook,
+            json,
+            database,
+        } => {
+            let database = database::open_shared(&database).await?;
+            let result = delete_webhook(&database, &org, WebhookId(webhook), json).await;
             database.close().await?;
             result
         }
@@ -117,6 +185,158 @@ async fn list_orgs(database: &Database, json: bool) -> anyhow::Result<()> {
                 org.org_id, org.name, org.environment_id
             );
         }
+    }
+    Ok(())
+}
+
+/// A flow definition file, parsed and validated before any database is opened.
+fn read_flow_file(file: &Path) -> anyhow::Result<FlowDefinition> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading the flow definition {}", file.display()))?;
+    let json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+    FlowDefinition::parse(&json).with_context(|| format!("{} is not a valid flow", file.display()))
+}
+
+/// Where an imported flow goes.
+struct ImportTarget<'a> {
+    org: &'a str,
+    environment: Option<EnvironmentId>,
+}
+
+async fn import_flow(
+    database: &Database,
+    target: ImportTarget<'_>,
+    definition: &FlowDefinition,
+    publish: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut conn = database.pool.acquire().await?;
+    let org_id = flowline_auth::find_organization(&mut conn, target.org).await?;
+    let environment_id = match target.environment {
+        Some(environment_id) => environment_id,
+        None => default_environment(&mut conn, org_id).await?,
+    };
+    let tenant = Tenant {
+        org_id,
+        environment_id,
+    };
+    let imported = flowline_flows::store::import(&mut conn, tenant, definition, publish).await?;
+    let view = &imported.view;
+    if json {
+        let summary = json!({
+            "flow_id": view.flow_id,
+            "name": view.name,
+            "environment_id": environment_id,
+            "created": imported.created,
+            "status": view.status.as_str(),
+            "published_version": imported.published_version,
+        });
+        println!("{summary}");
+        return Ok(());
+    }
+    // The id alone on stdout, for scripts; the story on stderr.
+    println!("{}", view.flow_id);
+    let action = if imported.created {
+        "created"
+    } else {
+        "updated with a new draft"
+    };
+    eprintln!("Flow '{}' {action} (id {}).", view.name, view.flow_id);
+    if let Some(version) = imported.published_version {
+        eprintln!(
+            "Published as version {version}; status: {}.",
+            view.status.as_str()
+        );
+    }
+    Ok(())
+}
+
+async fn default_environment(
+    conn: &mut PgConnection,
+    org_id: OrgId,
+) -> anyhow::Result<EnvironmentId> {
+    flowline_auth::list_organizations(conn)
+        .await?
+        .into_iter()
+        .find(|org| org.org_id == org_id)
+        .map(|org| org.environment_id)
+        .with_context(|| format!("organization {org_id} has no default environment"))
+}
+
+/// A mapping file: one JSON object of {record path: payload path}, checked before any database
+/// is opened.
+fn read_mapping_file(file: &Path) -> anyhow::Result<Mapping> {
+    let text = std::fs::read_to_string(file)
+        .with_context(|| format!("reading the mapping {}", file.display()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", file.display()))?;
+    Mapping::parse(&value).with_context(|| format!("{} is not a valid mapping", file.display()))
+}
+
+async fn create_webhook(
+    database: &Database,
+    (org, environment): (&str, Option<EnvironmentId>),
+    webhook: &NewWebhook,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut conn = database.pool.acquire().await?;
+    let org_id = flowline_auth::find_organization(&mut conn, org).await?;
+    let tenant = flowline_webhooks::tenant_of_org(&mut conn, org_id, environment).await?;
+    let created = flowline_webhooks::create(&mut conn, tenant, None, webhook).await?;
+    if json {
+        println!("{}", serde_json::to_string(&created)?);
+        return Ok(());
+    }
+    let hook = &created.webhook;
+    println!(
+        "Webhook {} created for flow '{}' (id {}) in environment {}.",
+        hook.webhook_id, hook.flow_name, hook.flow_id, hook.environment_id
+    );
+    println!("  webhook_uri: {}", created.webhook_uri);
+    println!("  path:        {}", created.path);
+    if let Some(header) = created.signature_header {
+        println!("  signed:      senders send {header}: sha256=<hex HMAC-SHA256 of the body>");
+    }
+    println!("Keep the uri now: it is stored hashed and cannot be shown again.");
+    Ok(())
+}
+
+async fn list_webhooks(database: &Database, org: &str, json: bool) -> anyhow::Result<()> {
+    let mut conn = database.pool.acquire().await?;
+    let org_id = flowline_auth::find_organization(&mut conn, org).await?;
+    let webhooks = flowline_webhooks::list_for_org(&mut conn, org_id).await?;
+    if json {
+        println!("{}", serde_json::to_string(&webhooks)?);
+        return Ok(());
+    }
+    for hook in webhooks {
+        println!(
+            "{}\tenvironment {}\tflow '{}' ({})\turi {}…\t{}",
+            hook.webhook_id,
+            hook.environment_id,
+            hook.flow_name,
+            hook.flow_id,
+            hook.uri_prefix,
+            if hook.signed { "signed" } else { "unsigned" }
+        );
+    }
+    Ok(())
+}
+
+async fn delete_webhook(
+    database: &Database,
+    org: &str,
+    webhook_id: WebhookId,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut conn = database.pool.acquire().await?;
+    let org_id = flowline_auth::find_organization(&mut conn, org).await?;
+    flowline_webhooks::delete(&mut conn, org_id, None, webhook_id).await?;
+    if json {
+        println!("{}", json!({"webhook_id": webhook_id, "deleted": true}));
+    } else {
+        println!("Webhook {webhook_id} removed.");
     }
     Ok(())
 }

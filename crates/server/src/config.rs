@@ -138,8 +138,76 @@ pub enum AdminCommand {
         #[command(flatten)]
         database: DatabaseSettings,
     },
+    /// Import a flow definition (JSON): create the flow, or save it as the new draft of the
+    /// flow of the same name; print the flow id.
+    ImportFlow {
+        /// The organization's name or id.
+        #[arg(long)]
+        org: String,
+        /// Environment id (default: the organization's default environment).
+        #[arg(long)]
+        environment: Option<i64>,
+        /// Publish the draft as a new version too.
+        #[arg(long)]
+        publish: bool,
+        /// Print exactly one JSON object instead of the flow id.
+        #[arg(long)]
+        json: bool,
+        /// The flow definition, a JSON file.
+        file: PathBuf,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
     /// List the organizations.
     ListOrgs {
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// Register a webhook that feeds a flow, and print its uri (shown this once).
+    CreateWebhook {
+        /// The organization's name or id.
+        #[arg(long)]
+        org: String,
+        /// Environment id (default: the organization's default environment).
+        #[arg(long)]
+        environment: Option<i64>,
+        /// The target flow's name or id.
+        #[arg(long)]
+        flow: String,
+        /// Secret that senders sign payloads with (HMAC-SHA256 of the body, header
+        /// X-Flowline-Signature: sha256=<hex>); 16 to 256 characters.
+        #[arg(long, env = "FLOWLINE_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+        /// A JSON file holding the mapping {"record.path": "payload.path", …}.
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Print exactly one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// List the webhooks of an organization (never their uris or secrets).
+    ListWebhooks {
+        /// The organization's name or id.
+        #[arg(long)]
+        org: String,
+        /// Print one JSON array.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// Remove a webhook of an organization, with its events.
+    DeleteWebhook {
+        /// The organization's name or id.
+        #[arg(long)]
+        org: String,
+        /// The webhook's id.
+        #[arg(long)]
+        webhook: i64,
         #[arg(long)]
         json: bool,
         #[command(flatten)]

@@ -265,3 +265,52 @@ fn capture_logs() {
         .with_writer(move || LogBuffer(buffer.clone()))
         .try_init();
 }
+
+/// Creates a flow from `definition` and publishes it as version 1, through the API, as the
+/// default application; returns the flow's id.
+pub async fn publish_flow(app: &TestApp, definition: Value) -> i64 {
+    let created = app
+        .request(Method::POST, "/v1/flowdiagram")
+        .json(&definition)
+        .send()
+        .await
+        .expect("POST /v1/flowdiagram");
+    let status = created.status();
+    let created = body(created).await;
+    assert_eq!(status, 201, "creating the flow: {created}");
+    let flow_id = created["resource"]["flow_id"].as_i64().expect("a flow id");
+    let published = app
+        .request(Method::PUT, "/v1/changeflowstatus")
+        .header("X-Flow-Id", flow_id.to_string())
+        .header("X-Status", "public")
+        .send()
+        .await
+        .expect("PUT /v1/changeflowstatus");
+    let status = published.status();
+    let published = body(published).await;
+    assert_eq!(status, 200, "publishing the flow: {published}");
+    flow_id
+}
+
+/// Pushes a record (or an array of them) into `flow` through the API; returns the 201 body.
+pub async fn push_record(app: &TestApp, flow: &str, data: &Value) -> Value {
+    let response = app
+        .request(Method::POST, "/v1/record")
+        .header("X-Flow", flow)
+        .json(data)
+        .send()
+        .await
+        .expect("POST /v1/record");
+    let status = response.status();
+    let created = body(response).await;
+    assert_eq!(status, 201, "pushing a record: {created}");
+    created
+}
+
+/// The result of a `SELECT count(*) …` on the test database.
+pub async fn count_rows(app: &TestApp, query: &'static str) -> i64 {
+    sqlx::query_scalar(query)
+        .fetch_one(&app.pool)
+        .await
+        .expect("a count")
+}

@@ -1,0 +1,271 @@
+//! `/v1/record`: pushing data records into flows, reading, replacing and deleting them, and
+//! reading their history.
+
+use crate::authn::{Auth, RecordRead, RecordWrite};
+use crate::error::ApiError;
+use crate::params::{Param, Params};
+use crate::payload::Body;
+use crate::reply::Reply;
+use crate::state::AppState;
+use axum::extract::{Path, State};
+use flowline_core::Error;
+use flowline_core::time::{api_date, atom, parse_atom};
+use flowline_records::{HistoryEntry, Ingested, NewRecords, RecordView};
+use http::StatusCode;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+const FLOW: Param = Param::new("X-Flow", "flow_name");
+const UUID: Param = Param::new("X-Uuid", "uuid");
+/// The reference's delete example sends the uuid in a header named plainly `uuid`.
+const PLAIN_UUID: Param = Param::new("uuid", "uuid");
+const EXECUTION_TIME: Param = Param::new("X-Executiontime", "executiontime");
+
+/// The record a request names by `X-Uuid`, or `uuid` as a header or in the URL.
+fn record_uuid(params: &Params) -> Result<Uuid, ApiError> {
+    let param = if params.get(UUID).is_some() {
+        UUID
+    } else {
+        PLAIN_UUID
+    };
+    params.uuid(param)?.ok_or_else(|| {
+        ApiError(Error::invalid_field(
+            UUID.header,
+            "is required (or the URL parameter 'uuid')",
+        ))
+    })
+}
+
+fn execution_time(params: &Params) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+    params
+        .get(EXECUTION_TIME)
+        .map(|(name, value)| {
+            parse_atom(value).ok_or_else(|| {
+                ApiError(Error::invalid_field(
+                    name,
+                    format!("'{value}' is not an ATOM date such as 2005-08-15T15:52:01+00:00"),
+                ))
+            })
+        })
+        .transpose()
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<RecordWrite>,
+    params: Params,
+    Body(body): Body,
+) -> Result<Reply, ApiError> {
+    let (_, flow) = params.require(FLOW)?;
+    let single = !body.is_array();
+    let records = match body {
+        Value::Array(records) => records,
+        record => vec![record],
+    };
+    let request = NewRecords {
+        flow: flow.to_owned(),
+        uuid: params.uuid(UUID)?,
+        execution_time: execution_time(&params)?,
+        records,
+    };
+    let mut tx = state.pool().begin().await?;
+    let ingested = flowline_records::ingest(
+        &mut tx,
+        principal.tenant(),
+        Some(principal.app_id),
+        state.schemas(),
+        &request,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Reply::short(
+        StatusCode::CREATED,
+        created(&ingested, request.records, single),
+        "Data Record is created successfully",
+    ))
+}
+
+/// The documented 201 body; an array of records answers with arrays of ids, uuids and data.
+fn created(ingested: &Ingested, mut records: Vec<Value>, single: bool) -> Value {
+    let ids = ingested
+        .records
+        .iter()
+        .map(|record| record.record_id.to_string());
+    let uuids = ingested
+        .records
+        .iter()
+        .map(|record| record.uuid.to_string());
+    let (data_record_id, uuid, data_record) = match records.pop() {
+        Some(record) if single => (
+            json!(ids.collect::<String>()),
+            json!(uuids.collect::<String>()),
+            record,
+        ),
+        last => {
+            records.extend(last);
+            (
+                json!(ids.collect::<Vec<_>>()),
+                json!(uuids.collect::<Vec<_>>()),
+                Value::Array(records),
+            )
+        }
+    };
+    json!({
+        "flow_id": ingested.flow_id.to_string(),
+        "flow_name": ingested.flow_name,
+        "data_record_id": data_record_id,
+        "uuid": uuid,
+        "status": ingested.status.code().to_string(),
+        "data_record": data_record,
+    })
+}
+
+/// The documented body of `GET /v1/record`.
+fn view(record: RecordView) -> Value {
+    json!({
+        "info": {
+            "uuid": record.uuid.to_string(),
+            "customer_id": record.org_id.to_string(),
+            "flow_id": record.flow_id.to_string(),
+            "flow_name": record.flow_name.unwrap_or_default(),
+            "flow_version": record.flow_version.to_string(),
+            "data_record_id": record.record_id.to_string(),
+            "date_created": api_date(record.created_at),
+            "status": record.status.describe(record.paused),
+            "status_code": record.status.code().to_string(),
+        },
+        "data_record": record.data,
+        "flow_process": {
+            "date_started": optional_date(record.started_at),
+            "date_last_run": optional_date(record.last_run_at),
+            "date_next_run": optional_date(record.next_run_at),
+            "current_step": record.current_step.unwrap_or_default(),
+            "num_runs": record.num_runs.to_string(),
+        },
+        // The step log: written by the scheduler as it runs the record.
+        "flow_objects_info": [],
+    })
+}
+
+fn optional_date(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    at.map(api_date).unwrap_or_default()
+}
+
+const RETRIEVED: &str = "Data Record structure was retrieving successfully";
+
+pub async fn get(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<RecordRead>,
+    params: Params,
+) -> Result<Reply, ApiError> {
+    let uuid = record_uuid(&params)?;
+    let mut conn = state.pool().acquire().await?;
+    let record = flowline_records::find(&mut conn, principal.tenant(), uuid).await?;
+    let modified_at = record.modified_at;
+    Ok(Reply::short(StatusCode::OK, view(record), RETRIEVED).last_modified(modified_at))
+}
+
+/// `GET /v1/record/{id}`: by `data_record_id`, or by uuid.
+pub async fn get_by_id(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<RecordRead>,
+    Path(id): Path<String>,
+) -> Result<Reply, ApiError> {
+    let mut conn = state.pool().acquire().await?;
+    let tenant = principal.tenant();
+    let record = if let Ok(record_id) = id.parse::<i64>() {
+        flowline_records::find_by_id(&mut conn, tenant, record_id).await?
+    } else if let Ok(uuid) = id.parse::<Uuid>() {
+        flowline_records::find(&mut conn, tenant, uuid).await?
+    } else {
+        return Err(ApiError(Error::invalid_field(
+            "id",
+            format!("'{id}' is neither a data record id nor a uuid"),
+        )));
+    };
+    let modified_at = record.modified_at;
+    Ok(Reply::short(StatusCode::OK, view(record), RETRIEVED).last_modified(modified_at))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<RecordWrite>,
+    params: Params,
+    Body(body): Body,
+) -> Result<Reply, ApiError> {
+    let uuid = record_uuid(&params)?;
+    let mut tx = state.pool().begin().await?;
+    let replaced = flowline_records::replace(
+        &mut tx,
+        principal.tenant(),
+        Some(principal.app_id),
+        state.schemas(),
+        uuid,
+        body,
+    )
+    .await?;
+    tx.commit().await?;
+    let resource = json!({
+        "flow_name": replaced.flow_name.unwrap_or_default(),
+        "customer_id": principal.org_id.to_string(),
+        "uuid": replaced.uuid.to_string(),
+        "data_record": replaced.data,
+    });
+    Ok(Reply::short(
+        StatusCode::OK,
+        resource,
+        "Data Record was updated successfully",
+    ))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<RecordWrite>,
+    params: Params,
+) -> Result<Reply, ApiError> {
+    let uuid = record_uuid(&params)?;
+    let mut tx = state.pool().begin().await?;
+    let deleted =
+        flowline_records::delete(&mut tx, principal.tenant(), Some(principal.app_id), uuid).await?;
+    tx.commit().await?;
+    let resource = json!({
+        "flow_name": deleted.flow_name.unwrap_or_default(),
+        "uuid": deleted.uuid.to_string(),
+    });
+    Ok(Reply::short(
+        StatusCode::OK,
+        resource,
+        "Data Record was removed successfully",
+    ))
+}
+
+/// `GET /v1/record/history`: every change of a record, oldest first (a Flowline extension).
+pub async fn history(
+    State(state): State<AppState>,
+    Auth(principal, ..): Auth<RecordRead>,
+    params: Params,
+) -> Result<Reply, ApiError> {
+    let uuid = record_uuid(&params)?;
+    let mut conn = state.pool().acquire().await?;
+    let entries = flowline_records::history(&mut conn, principal.tenant(), uuid).await?;
+    let resource = json!({
+        "uuid": uuid.to_string(),
+        "history": entries.iter().map(history_entry).collect::<Vec<_>>(),
+        "total": entries.len(),
+    });
+    Ok(Reply::full(
+        StatusCode::OK,
+        resource,
+        "Data Record history was retrieved successfully",
+    ))
+}
+
+fn history_entry(entry: &HistoryEntry) -> Value {
+    json!({
+        "date": api_date(entry.at),
+        "date_atom": atom(entry.at),
+        "action": entry.action,
+        "application": entry.application.clone().unwrap_or_default(),
+        "detail": entry.detail,
+    })
+}
