@@ -41,7 +41,9 @@ CREATE TABLE flow_versions (
 
 -- A data record. `status` holds the Flowize codes: 0 new or paused, 1 processing, 2 finished,
 -- 3 finished with errors, 4 scheduled, 5 reviewed, 6 errors handled. The record keeps the flow
--- version it started on. Its creation is the first entry of its history (created_at,
+-- version it started on (no foreign key: its check would lock that one version row for every
+-- record inserted; ingestion holds the flow row instead, and deleting a flow keeps the versions
+-- records ran on). Its creation is the first entry of its history (created_at,
 -- created_by); every later change appends to record_history.
 CREATE TABLE records (
     org_id          bigint      NOT NULL,
@@ -61,8 +63,7 @@ CREATE TABLE records (
     next_run_at     timestamptz,
     modified_at     timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (org_id, record_id),
-    CONSTRAINT records_uuid_key UNIQUE (org_id, environment_id, uuid),
-    FOREIGN KEY (org_id, flow_id, flow_version) REFERENCES flow_versions
+    CONSTRAINT records_uuid_key UNIQUE (org_id, environment_id, uuid)
 );
 -- The search's access paths (GET /v1/record/search): newest first within an environment,
 -- optionally narrowed by flow, status or a date; data fields through the GIN index.
@@ -78,7 +79,9 @@ CREATE INDEX records_data_idx ON records USING gin (data jsonb_path_ops);
 
 -- The hot queue state, narrow and apart from the wide record (DESIGN.md §5): one row per record
 -- that still has to run or is running. A finished record leaves the queue. Paused records stay
--- but are not claimed.
+-- but are not claimed. No foreign key to records: its check would lock the new record row and run
+-- a trigger for every record queued, on the hottest insert path; the record's service deletes
+-- the queue row with the record, in the same statement.
 CREATE TABLE record_queue (
     org_id          bigint      NOT NULL,
     record_id       bigint      NOT NULL,
@@ -89,8 +92,7 @@ CREATE TABLE record_queue (
     attempts        integer     NOT NULL DEFAULT 0,
     lease_owner     uuid,
     lease_until     timestamptz,
-    PRIMARY KEY (org_id, record_id),
-    FOREIGN KEY (org_id, record_id) REFERENCES records ON DELETE CASCADE
+    PRIMARY KEY (org_id, record_id)
 ) WITH (fillfactor = 70);
 CREATE INDEX record_queue_due_idx ON record_queue (next_run_at) WHERE NOT paused;
 CREATE INDEX record_queue_flow_idx ON record_queue (org_id, flow_id);

@@ -27,6 +27,9 @@ static MIGRATOR: Migrator = sqlx::migrate!("../../migrations");
 pub async fn connect(options: PgConnectOptions, max_connections: u32) -> Result<PgPool, DbError> {
     PgPoolOptions::new()
         .max_connections(max_connections)
+        // A ping before every checkout costs a round trip per request; a broken connection
+        // surfaces as an error of the statement instead, and the pool replaces it.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .map_err(DbError::Connect)

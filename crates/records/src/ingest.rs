@@ -4,8 +4,8 @@ use crate::status::RecordStatus;
 use chrono::{DateTime, Utc};
 use flowline_core::{AppId, Error, Tenant};
 use flowline_db::PgConnection;
-use flowline_flows::store::{self as flows, FlowSummary};
-use flowline_schemas::SchemaCache;
+use flowline_flows::store as flows;
+use flowline_schemas::{SchemaCache, SchemaState};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -40,48 +40,82 @@ pub struct Ingested {
     pub records: Vec<IngestedRecord>,
 }
 
-/// Queues the records into their flow, all of them or none, and commits them with their queue
-/// entries in the caller's transaction. Each record is checked against the environment's data
-/// schema first; the error names the record (`body[2]` in an array) and the path at fault.
+/// Queues the records into their flow, all of them or none, with their queue entries. Each
+/// record is checked against the environment's data schema first; the error names the record
+/// (`body[2]` in an array) and the path at fault.
+///
+/// The usual case costs one statement: it resolves the flow (locking it against deletion and
+/// status changes until the statement's transaction ends), checks that the flow accepts records
+/// and that the schema is still the one the records were validated against, and inserts. When
+/// that statement inserts nothing, the flow and schema are looked up again to name the problem,
+/// or to validate against the schema that changed, and the statement is tried again. On a
+/// connection outside a transaction the records are committed when this returns `Ok`; inside
+/// one, they commit with it.
 pub async fn ingest(
-    tx: &mut PgConnection,
+    conn: &mut PgConnection,
     tenant: Tenant,
     actor: Option<AppId>,
     schemas: &SchemaCache,
     request: &NewRecords,
 ) -> Result<Ingested, Error> {
     check_shape(request)?;
-    let flow = flows::find(&mut *tx, tenant, &request.flow, true)
-        .await?
-        .ok_or_else(|| unknown_flow(&request.flow))?;
-    let version = flow.version_for_new_records()?;
-    if let Some(schema) = schemas.current(&mut *tx, tenant).await? {
-        for (index, record) in request.records.iter().enumerate() {
-            schema.validate(&record_field(request, index), record)?;
-        }
-    }
     let uuids = uuids_for(request);
     let (status, next_run_at) = schedule(request.execution_time, Utc::now());
-    let inserted = insert(
-        tx,
-        Insert {
+    // The state this process last saw may be stale: only a refusal by a freshly read schema is
+    // final, and the statement itself checks the version of the schema that accepted them.
+    let mut schema = schemas.last_seen(tenant).map(|state| (state, false));
+    for _ in 0..MAX_ATTEMPTS {
+        let (state, fresh) = match schema.take() {
+            Some(seen) => seen,
+            None => (schemas.refresh(&mut *conn, tenant).await?, true),
+        };
+        if let Err(refusal) = validate(request, &state) {
+            if fresh {
+                return Err(refusal);
+            }
+            continue;
+        }
+        let insert = Insert {
             tenant,
             actor,
-            flow: &flow,
-            version,
+            flow: &request.flow,
+            schema_version: state.version,
             status,
             next_run_at,
             uuids: &uuids,
             records: &request.records,
-        },
-    )
-    .await?;
-    Ok(Ingested {
-        flow_id: flow.flow_id,
-        flow_name: flow.name,
-        status,
-        records: in_request_order(&uuids, inserted)?,
-    })
+        };
+        if let Some(ingested) = insert.run(&mut *conn).await? {
+            return Ok(ingested);
+        }
+        explain_refusal(&mut *conn, tenant, &request.flow).await?;
+    }
+    Err(Error::conflict(
+        "The flow or the data schema kept changing while the records were stored; send them again",
+    ))
+}
+
+/// How often the records are tried against a flow or schema that changes under them.
+const MAX_ATTEMPTS: usize = 4;
+
+fn validate(request: &NewRecords, schema: &SchemaState) -> Result<(), Error> {
+    for (index, record) in request.records.iter().enumerate() {
+        schema.validate(&record_field(request, index), record)?;
+    }
+    Ok(())
+}
+
+/// The error that explains why the flow took no records, if it is the flow's fault (rather
+/// than a schema that changed).
+async fn explain_refusal(
+    conn: &mut PgConnection,
+    tenant: Tenant,
+    reference: &str,
+) -> Result<(), Error> {
+    let flow = flows::find(conn, tenant, reference, false)
+        .await?
+        .ok_or_else(|| unknown_flow(reference))?;
+    flow.version_for_new_records().map(|_| ())
 }
 
 pub(crate) fn unknown_flow(reference: &str) -> Error {
@@ -148,47 +182,87 @@ fn schedule(
 struct Insert<'a> {
     tenant: Tenant,
     actor: Option<AppId>,
-    flow: &'a FlowSummary,
-    version: i32,
+    flow: &'a str,
+    schema_version: Option<DateTime<Utc>>,
     status: RecordStatus,
     next_run_at: Option<DateTime<Utc>>,
     uuids: &'a [Uuid],
     records: &'a [Value],
 }
 
-/// One statement for the whole batch: the records and their queue entries.
-async fn insert(tx: &mut PgConnection, insert: Insert<'_>) -> Result<Vec<(i64, Uuid)>, Error> {
-    let rows: Result<Vec<(i64, Uuid)>, sqlx::Error> = sqlx::query_as(concat!(
-        "WITH new AS (",
-        " INSERT INTO records (org_id, environment_id, uuid, flow_id, flow_version, data,",
-        "  status, created_by, next_run_at)",
-        " SELECT $1, $2, t.uuid, $3, $4, t.data, $5, $6, $7",
-        " FROM unnest($8::uuid[], $9::jsonb[]) AS t(uuid, data)",
-        " RETURNING org_id, record_id, environment_id, flow_id, uuid),",
-        " queued AS (",
-        " INSERT INTO record_queue (org_id, record_id, environment_id, flow_id, next_run_at)",
-        " SELECT org_id, record_id, environment_id, flow_id, coalesce($7, now()) FROM new)",
-        " SELECT record_id, uuid FROM new"
-    ))
-    .bind(insert.tenant.org_id)
-    .bind(insert.tenant.environment_id)
-    .bind(insert.flow.flow_id)
-    .bind(insert.version)
-    .bind(insert.status.code())
-    .bind(insert.actor)
-    .bind(insert.next_run_at)
-    .bind(insert.uuids)
-    .bind(insert.records)
-    .fetch_all(tx)
-    .await;
-    rows.map_err(|error| {
-        let error = Error::from(error);
-        if error.is_unique_violation("records_uuid_key") {
-            duplicate_uuid(insert.uuids)
-        } else {
-            error
-        }
-    })
+#[derive(sqlx::FromRow)]
+struct InsertedRow {
+    record_id: i64,
+    uuid: Uuid,
+    flow_id: i64,
+    flow_name: String,
+}
+
+impl Insert<'_> {
+    /// One statement for the whole batch: the records and their queue entries, if the flow
+    /// accepts records and the schema is still the validated one; `None` otherwise.
+    ///
+    /// The flow row is locked `FOR KEY SHARE`: deleting the flow or changing its status locks
+    /// it `FOR UPDATE`, so either waits for these records to commit, or, having committed
+    /// first, is seen by this statement when the lock is granted (the row is re-read then).
+    async fn run(&self, conn: &mut PgConnection) -> Result<Option<Ingested>, Error> {
+        let rows: Result<Vec<InsertedRow>, sqlx::Error> = sqlx::query_as(concat!(
+            "WITH flow AS (",
+            " SELECT flow_id, name, status, current_version FROM flows",
+            " WHERE org_id = $1 AND environment_id = $2 AND (name = $3 OR flow_id = $4)",
+            " ORDER BY name = $3 DESC LIMIT 1 FOR KEY SHARE),",
+            " target AS (",
+            " SELECT flow_id, name, current_version FROM flow",
+            " WHERE status IN ('public', 'running', 'paused') AND current_version IS NOT NULL",
+            " AND (SELECT modified_at FROM data_schemas",
+            "  WHERE org_id = $1 AND environment_id = $2) IS NOT DISTINCT FROM $5),",
+            " new AS (",
+            " INSERT INTO records (org_id, environment_id, uuid, flow_id, flow_version, data,",
+            "  status, created_by, next_run_at)",
+            " SELECT $1, $2, t.uuid, target.flow_id, target.current_version, t.data, $6, $7, $8",
+            " FROM target, unnest($9::uuid[], $10::jsonb[]) AS t(uuid, data)",
+            " RETURNING org_id, record_id, environment_id, flow_id, uuid),",
+            " queued AS (",
+            " INSERT INTO record_queue (org_id, record_id, environment_id, flow_id, next_run_at)",
+            " SELECT org_id, record_id, environment_id, flow_id, coalesce($8, now()) FROM new)",
+            " SELECT new.record_id, new.uuid, new.flow_id, target.name AS flow_name",
+            " FROM new, target"
+        ))
+        .bind(self.tenant.org_id)
+        .bind(self.tenant.environment_id)
+        .bind(self.flow)
+        .bind(self.flow.parse::<i64>().ok())
+        .bind(self.schema_version)
+        .bind(self.status.code())
+        .bind(self.actor)
+        .bind(self.next_run_at)
+        .bind(self.uuids)
+        .bind(self.records)
+        .fetch_all(conn)
+        .await;
+        let rows = rows.map_err(|error| {
+            let error = Error::from(error);
+            if error.is_unique_violation("records_uuid_key") {
+                duplicate_uuid(self.uuids)
+            } else {
+                error
+            }
+        })?;
+        let Some(first) = rows.first() else {
+            return Ok(None);
+        };
+        let (flow_id, flow_name) = (first.flow_id, first.flow_name.clone());
+        let inserted = rows
+            .into_iter()
+            .map(|row| (row.record_id, row.uuid))
+            .collect();
+        Ok(Some(Ingested {
+            flow_id,
+            flow_name,
+            status: self.status,
+            records: in_request_order(self.uuids, inserted)?,
+        }))
+    }
 }
 
 fn duplicate_uuid(uuids: &[Uuid]) -> Error {

@@ -1,11 +1,17 @@
 //! Searching an environment's records: `GET /v1/record/search`.
 //!
-//! One static statement serves every combination of filters: each filter is written
-//! `($n IS NULL OR condition)`, and the statement is sent unprepared (an unnamed statement),
-//! so PostgreSQL plans it for the values at hand — the absent filters fold away and the
+//! A few static statements serve every combination of filters: each filter is written
+//! `($n IS NULL OR condition)`, and the statements are sent unprepared (unnamed statements),
+//! so PostgreSQL plans them for the values at hand — the absent filters fold away and the
 //! remaining conditions reach their indexes (`records_flow_idx`, `records_status_idx`, the
 //! date indexes, `records_uuid_key`, and the GIN index on `data` for data fields). A cached
 //! generic plan could not do that.
+//!
+//! The total is counted first, because it decides how the page is read: walking the records
+//! newest first until the page is full, or gathering the matches through their indexes and
+//! sorting them (see [`PageStrategy`]). The planner cannot make that choice well on its own for
+//! data fields and date ranges, and sqlx wants static SQL, so the two are two statements that
+//! differ only in their `ORDER BY`.
 //!
 //! A data-field filter becomes a jsonpath (`$."client"."name" ? (@ == "Ada")`) bound as one
 //! parameter and tested with `data @? $n`, which the GIN `jsonb_path_ops` index answers. The
@@ -443,33 +449,39 @@ pub struct SearchPage {
 /// The query plans of a search, for benchmarks and tests.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SearchPlans {
+    /// The page's plan, after a first line that names the strategy the total led to (see
+    /// [`PageStrategy`]); only that line when the page is not read at all.
     pub page: String,
     pub total: String,
 }
 
-/// The records that match, with `$1`…`$12` bound by [`filter_arguments`].
+/// The records that match, with `$1`…`$12` bound by [`filter_arguments`]. The alias is `m` so
+/// that the page can join the matching ids back to `records`.
 macro_rules! matching {
     () => {
         concat!(
-            "FROM records r WHERE r.org_id = $1 AND r.environment_id = $2",
-            " AND ($3::uuid IS NULL OR r.uuid = $3::uuid)",
-            " AND ($4::bigint IS NULL OR r.flow_id = $4::bigint)",
-            " AND ($5::smallint IS NULL OR r.status = $5::smallint)",
-            " AND ($6::text IS NULL OR r.data @? $6::text::jsonpath)",
-            " AND ($7::timestamptz IS NULL OR r.created_at >= $7::timestamptz)",
-            " AND ($8::timestamptz IS NULL OR r.created_at < $8::timestamptz)",
-            " AND ($9::timestamptz IS NULL OR r.started_at >= $9::timestamptz)",
-            " AND ($10::timestamptz IS NULL OR r.started_at < $10::timestamptz)",
-            " AND ($11::timestamptz IS NULL OR r.last_run_at >= $11::timestamptz)",
-            " AND ($12::timestamptz IS NULL OR r.last_run_at < $12::timestamptz)"
+            "FROM records m WHERE m.org_id = $1 AND m.environment_id = $2",
+            " AND ($3::uuid IS NULL OR m.uuid = $3::uuid)",
+            " AND ($4::bigint IS NULL OR m.flow_id = $4::bigint)",
+            " AND ($5::smallint IS NULL OR m.status = $5::smallint)",
+            " AND ($6::text IS NULL OR m.data @? $6::text::jsonpath)",
+            " AND ($7::timestamptz IS NULL OR m.created_at >= $7::timestamptz)",
+            " AND ($8::timestamptz IS NULL OR m.created_at < $8::timestamptz)",
+            " AND ($9::timestamptz IS NULL OR m.started_at >= $9::timestamptz)",
+            " AND ($10::timestamptz IS NULL OR m.started_at < $10::timestamptz)",
+            " AND ($11::timestamptz IS NULL OR m.last_run_at >= $11::timestamptz)",
+            " AND ($12::timestamptz IS NULL OR m.last_run_at < $12::timestamptz)"
         )
     };
 }
 
-/// The page: newest first, then the flow's name, the current step's type and the queue entry
-/// for just those rows.
+/// The page: the ids of the page's matches in `$order` (newest first either way), then their
+/// records, each with the flow's name, the current step's type and the queue entry. Only the
+/// ids are ordered and cut, so that a search whose filters an index covers (the date indexes
+/// include `record_id`, `flow_id` and `status`) reads index entries only, and the 10 records
+/// of the page by their primary key.
 macro_rules! page_sql {
-    () => {
+    ($order:literal) => {
         concat!(
             "SELECT p.record_id, p.uuid, p.flow_id, coalesce(f.name, '') AS flow_name,",
             " p.flow_version, p.created_at, p.started_at, p.last_run_at,",
@@ -478,16 +490,33 @@ macro_rules! page_sql {
             " p.num_runs, q.record_id IS NOT NULL AS queued, coalesce(q.paused, false) AS paused,",
             " coalesce(q.lease_until > now(), false) AS leased,",
             " coalesce(q.next_run_at > now(), false) AS waiting",
-            " FROM (SELECT r.org_id, r.record_id, r.uuid, r.flow_id, r.flow_version, r.created_at,",
-            " r.started_at, r.last_run_at, r.status, r.current_step, r.num_runs ",
+            " FROM (SELECT m.record_id ",
             matching!(),
-            " ORDER BY r.record_id DESC LIMIT $13 OFFSET $14) p",
+            " ORDER BY ",
+            $order,
+            " LIMIT $13 OFFSET $14) i",
+            " JOIN records p ON p.org_id = $1 AND p.record_id = i.record_id",
             " LEFT JOIN flows f ON f.org_id = p.org_id AND f.flow_id = p.flow_id",
             " LEFT JOIN flow_versions v ON v.org_id = p.org_id AND v.flow_id = p.flow_id",
             " AND v.version = p.flow_version",
             " LEFT JOIN record_queue q ON q.org_id = p.org_id AND q.record_id = p.record_id",
             " ORDER BY p.record_id DESC"
         )
+    };
+}
+
+/// [`PageStrategy::Walk`]: an index in `record_id` order can deliver the page's ids in order.
+macro_rules! walk_sql {
+    () => {
+        page_sql!("m.record_id DESC")
+    };
+}
+
+/// [`PageStrategy::Sort`]: `record_id + 0` is the same order, but no index provides it, so the
+/// planner must gather the matches through the filters' indexes and sort them.
+macro_rules! sort_sql {
+    () => {
+        page_sql!("m.record_id + 0 DESC")
     };
 }
 
@@ -500,6 +529,151 @@ macro_rules! total_sql {
             " LIMIT $13) t"
         )
     };
+}
+
+/// How many of the environment's records lie at or past the end of a date range (`$3`, `$4`
+/// or `$5`, by date), up to `$6`: about the records that a walk from the newest record passes
+/// before it reaches the range. Read from the date's index alone.
+const PAST_RANGE_SQL: &str = concat!(
+    "SELECT count(*) FROM (SELECT 1 FROM records m",
+    " WHERE m.org_id = $1 AND m.environment_id = $2",
+    " AND ($3::timestamptz IS NULL OR m.created_at >= $3::timestamptz)",
+    " AND ($4::timestamptz IS NULL OR m.started_at >= $4::timestamptz)",
+    " AND ($5::timestamptz IS NULL OR m.last_run_at >= $5::timestamptz)",
+    " LIMIT $6) t"
+);
+
+/// How the page reaches the newest matches. PostgreSQL's own choice goes wrong for two kinds of
+/// filter, as it cannot see how the matches lie along `record_id`:
+///
+/// - a data field: `data @? …` has no statistics to speak of (records are too wide for the
+///   column's histogram), so the planner assumes that 1 % of the records match, whatever the
+///   value, walks the newest records expecting a page within a thousand of them, and for a
+///   rare value reads the whole environment;
+/// - a date range: the number of matches is estimated well, but the planner takes them to be
+///   spread evenly over `record_id`, when they lie together (ids and creation dates grow
+///   together), so a walk from the newest record first passes every record newer than the range.
+///
+/// The total, counted first, says how many match, so the page's strategy is chosen here rather
+/// than left to those estimates (see [`choose`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum PageStrategy {
+    /// No page to read: it lies past the last match (the total is exact there).
+    Empty,
+    /// Walk the environment's records newest first — on the primary key, or on the flow or the
+    /// status index, which hold them in `record_id` order — testing each until the page is
+    /// full. It reads `offset + limit` matches and every record between them: nothing else
+    /// when one index holds exactly the matches, a little when matches are many and spread,
+    /// the whole environment when they are few or old.
+    Walk,
+    /// Gather every match through the most selective of the filters' indexes (the GIN index of
+    /// the data, a date index) and keep the newest: costs what the matches cost to read, however
+    /// old they are, so it is right for few matches — and for many of them in a date range,
+    /// whose covering index gives them for the price of index entries.
+    Sort,
+}
+
+/// The page's strategy as the total decides it, or the question the total leaves open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Choice {
+    Decided(PageStrategy),
+    /// Many records match a date range that ends at `until`: a walk pays for every record past
+    /// that end before it reaches the range, so it depends on how many there are (see
+    /// [`PAST_RANGE_SQL`]).
+    CountPastRange {
+        column: DateColumn,
+        until: DateTime<Utc>,
+    },
+}
+
+/// `total` is counted up to `bound` (`offset + limit + TOTAL_LOOKAHEAD`), so below it, it is
+/// the exact number of matches.
+///
+/// - No filter, or only a flow or only a status: a walk of the matching index reads the page
+///   and nothing more. A uuid finds at most one record, either way.
+/// - Fewer matches than the bound: sorting reads just them — no more than the count did — where a
+///   walk could read the whole environment to find them.
+/// - More: they are common, and a walk soon fills the page. Except in a date range with an end,
+///   where a walk first passes the records after it: if at least `bound` records lie there,
+///   the range's index is read instead (index entries only, see the migration
+///   `search_plans`). A data field then walks anyway: with data to test, gathering the matches
+///   reads every one of them from the table, and a common value (half of millions of records)
+///   would be read and sorted whole.
+fn choose(query: &SearchQuery, total: i64, bound: i64) -> Choice {
+    if total <= query.offset {
+        return Choice::Decided(PageStrategy::Empty);
+    }
+    let one_index_in_order = query.uuid.is_some()
+        || (query.data_field.is_none()
+            && query.dates.is_none()
+            && (query.flow.is_none() || query.status.is_none()));
+    if one_index_in_order {
+        return Choice::Decided(PageStrategy::Walk);
+    }
+    if total < bound {
+        return Choice::Decided(PageStrategy::Sort);
+    }
+    match query.dates {
+        Some(DateRange {
+            column,
+            until: Some(until),
+            ..
+        }) if query.data_field.is_none() => Choice::CountPastRange { column, until },
+        _ => Choice::Decided(PageStrategy::Walk),
+    }
+}
+
+/// The strategy for the past-range count of [`Choice::CountPastRange`]: walk when fewer than
+/// `bound` records lie past the range, so that the walk reads no more than the total did.
+fn after_counting_past_range(past: i64, bound: i64) -> PageStrategy {
+    if past < bound {
+        PageStrategy::Walk
+    } else {
+        PageStrategy::Sort
+    }
+}
+
+/// How a search reads its page, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PagePlan {
+    strategy: PageStrategy,
+    total: i64,
+    bound: i64,
+    /// The records past the date range, when they were counted.
+    past_range: Option<i64>,
+}
+
+impl PagePlan {
+    /// The first line of [`SearchPlans::page`].
+    fn describe(&self) -> String {
+        let strategy = match self.strategy {
+            PageStrategy::Empty => "none: the page lies past the last match",
+            PageStrategy::Walk => "walk: newest first along an index in record_id order",
+            PageStrategy::Sort => "sort: gather the matches through their indexes, keep the newest",
+        };
+        let past = self
+            .past_range
+            .map(|past| format!(", {past} records past the date range"))
+            .unwrap_or_default();
+        format!(
+            "Page strategy: {strategy} (total {} of at most {}{past})",
+            self.total, self.bound
+        )
+    }
+}
+
+/// The page statement of a strategy; with `explain`, `EXPLAIN`ed (`Some(true)`: with `ANALYZE`
+/// and `BUFFERS`). `None` for [`PageStrategy::Empty`].
+fn page_statement(strategy: PageStrategy, explain: Option<bool>) -> Option<&'static str> {
+    Some(match (strategy, explain) {
+        (PageStrategy::Empty, _) => return None,
+        (PageStrategy::Walk, None) => walk_sql!(),
+        (PageStrategy::Walk, Some(false)) => concat!("EXPLAIN ", walk_sql!()),
+        (PageStrategy::Walk, Some(true)) => concat!("EXPLAIN (ANALYZE, BUFFERS) ", walk_sql!()),
+        (PageStrategy::Sort, None) => sort_sql!(),
+        (PageStrategy::Sort, Some(false)) => concat!("EXPLAIN ", sort_sql!()),
+        (PageStrategy::Sort, Some(true)) => concat!("EXPLAIN (ANALYZE, BUFFERS) ", sort_sql!()),
+    })
 }
 
 #[derive(sqlx::FromRow)]
@@ -579,26 +753,28 @@ pub async fn search(
     result
 }
 
+/// The total first, as it decides how the page is read (see [`PageStrategy`]).
 async fn search_in_snapshot(
     conn: &mut PgConnection,
     tenant: Tenant,
     query: &SearchQuery,
 ) -> Result<SearchPage, Error> {
     let flow_id = flow_id(&mut *conn, tenant, query).await?;
-    let rows: Vec<FoundRow> =
-        sqlx::query_as_with(page_sql!(), page_arguments(tenant, query, flow_id)?)
-            .persistent(false)
-            .fetch_all(&mut *conn)
-            .await?;
-    let records = rows
-        .into_iter()
-        .map(FoundRecord::try_from)
-        .collect::<Result<Vec<_>, _>>()?;
-    let total: i64 =
-        sqlx::query_scalar_with(total_sql!(), total_arguments(tenant, query, flow_id)?)
-            .persistent(false)
-            .fetch_one(&mut *conn)
-            .await?;
+    let total = count(&mut *conn, tenant, query, flow_id).await?;
+    let plan = plan_page(&mut *conn, tenant, query, total).await?;
+    let records = match page_statement(plan.strategy, None) {
+        None => Vec::new(),
+        Some(sql) => {
+            let rows: Vec<FoundRow> =
+                sqlx::query_as_with(sql, page_arguments(tenant, query, flow_id)?)
+                    .persistent(false)
+                    .fetch_all(&mut *conn)
+                    .await?;
+            rows.into_iter()
+                .map(FoundRecord::try_from)
+                .collect::<Result<Vec<_>, _>>()?
+        }
+    };
     Ok(SearchPage {
         records,
         total,
@@ -608,7 +784,9 @@ async fn search_in_snapshot(
 }
 
 /// The plans PostgreSQL picks for a search's page and total, as `EXPLAIN` prints them, or
-/// with `analyze` as `EXPLAIN (ANALYZE, BUFFERS)` does after running them.
+/// with `analyze` as `EXPLAIN (ANALYZE, BUFFERS)` does after running them. The total is counted
+/// (and, when the strategy needs it, the records past the date range) to choose the page's
+/// statement as [`search`] would.
 pub async fn explain_search(
     conn: &mut PgConnection,
     tenant: Tenant,
@@ -616,31 +794,94 @@ pub async fn explain_search(
     analyze: bool,
 ) -> Result<SearchPlans, Error> {
     let flow_id = flow_id(&mut *conn, tenant, query).await?;
-    let (page_sql, total_sql) = if analyze {
-        (
-            concat!("EXPLAIN (ANALYZE, BUFFERS) ", page_sql!()),
-            concat!("EXPLAIN (ANALYZE, BUFFERS) ", total_sql!()),
-        )
+    let total = count(&mut *conn, tenant, query, flow_id).await?;
+    let plan = plan_page(&mut *conn, tenant, query, total).await?;
+    let mut page = plan.describe();
+    if let Some(sql) = page_statement(plan.strategy, Some(analyze)) {
+        let lines: Vec<String> =
+            sqlx::query_scalar_with(sql, page_arguments(tenant, query, flow_id)?)
+                .persistent(false)
+                .fetch_all(&mut *conn)
+                .await?;
+        for line in lines {
+            page.push('\n');
+            page.push_str(&line);
+        }
+    }
+    let total_sql = if analyze {
+        concat!("EXPLAIN (ANALYZE, BUFFERS) ", total_sql!())
     } else {
-        (
-            concat!("EXPLAIN ", page_sql!()),
-            concat!("EXPLAIN ", total_sql!()),
-        )
+        concat!("EXPLAIN ", total_sql!())
     };
-    let page: Vec<String> =
-        sqlx::query_scalar_with(page_sql, page_arguments(tenant, query, flow_id)?)
-            .persistent(false)
-            .fetch_all(&mut *conn)
-            .await?;
     let total: Vec<String> =
         sqlx::query_scalar_with(total_sql, total_arguments(tenant, query, flow_id)?)
             .persistent(false)
             .fetch_all(&mut *conn)
             .await?;
     Ok(SearchPlans {
-        page: page.join("\n"),
+        page,
         total: total.join("\n"),
     })
+}
+
+/// The total: how many match, up to [`total_bound`].
+async fn count(
+    conn: &mut PgConnection,
+    tenant: Tenant,
+    query: &SearchQuery,
+    flow_id: Option<i64>,
+) -> Result<i64, Error> {
+    Ok(
+        sqlx::query_scalar_with(total_sql!(), total_arguments(tenant, query, flow_id)?)
+            .persistent(false)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+/// The page's strategy for a total, counting the records past the date range when it depends
+/// on them.
+async fn plan_page(
+    conn: &mut PgConnection,
+    tenant: Tenant,
+    query: &SearchQuery,
+    total: i64,
+) -> Result<PagePlan, Error> {
+    let bound = total_bound(query);
+    let mut plan = PagePlan {
+        strategy: PageStrategy::Walk,
+        total,
+        bound,
+        past_range: None,
+    };
+    match choose(query, total, bound) {
+        Choice::Decided(strategy) => plan.strategy = strategy,
+        Choice::CountPastRange { column, until } => {
+            let mut arguments = PgArguments::default();
+            add(&mut arguments, tenant.org_id)?;
+            add(&mut arguments, tenant.environment_id)?;
+            for date in [
+                DateColumn::Created,
+                DateColumn::Started,
+                DateColumn::LastRun,
+            ] {
+                add(&mut arguments, (date == column).then_some(until))?;
+            }
+            add(&mut arguments, bound)?;
+            let past: i64 = sqlx::query_scalar_with(PAST_RANGE_SQL, arguments)
+                .persistent(false)
+                .fetch_one(conn)
+                .await?;
+            plan.strategy = after_counting_past_range(past, bound);
+            plan.past_range = Some(past);
+        }
+    }
+    Ok(plan)
+}
+
+/// How far the total is counted: past the page by [`TOTAL_LOOKAHEAD`].
+fn total_bound(query: &SearchQuery) -> i64 {
+    query.offset + query.limit + TOTAL_LOOKAHEAD
 }
 
 async fn flow_id(
@@ -678,7 +919,7 @@ fn total_arguments(
     flow_id: Option<i64>,
 ) -> Result<PgArguments, Error> {
     let mut arguments = filter_arguments(tenant, query, flow_id)?;
-    add(&mut arguments, query.offset + query.limit + TOTAL_LOOKAHEAD)?;
+    add(&mut arguments, total_bound(query))?;
     Ok(arguments)
 }
 
@@ -776,6 +1017,99 @@ mod tests {
         ] {
             assert!(json_number(text).is_none(), "{text}");
         }
+    }
+
+    #[test]
+    fn the_total_decides_how_the_page_is_read() {
+        use PageStrategy::{Empty, Sort, Walk};
+        let bound = total_bound(&SearchQuery::default());
+        assert_eq!(bound, DEFAULT_LIMIT + TOTAL_LOOKAHEAD);
+        let decided = |query: &SearchQuery, total| match choose(query, total, bound) {
+            Choice::Decided(strategy) => Some(strategy),
+            Choice::CountPastRange { .. } => None,
+        };
+        let field = Some(DataFieldMatch::new(path("client.email"), "a@b.c").unwrap());
+        let until = at(2020, 2, 1, 0, 0, 0);
+        let range = |from, until| {
+            Some(DateRange {
+                column: DateColumn::Started,
+                from,
+                until,
+            })
+        };
+
+        // Past the last match, nothing is read.
+        let everything = SearchQuery::default();
+        assert_eq!(decided(&everything, 0), Some(Empty));
+        let deep = SearchQuery {
+            offset: 20,
+            data_field: field.clone(),
+            ..SearchQuery::default()
+        };
+        assert_eq!(choose(&deep, 20, bound + 20), Choice::Decided(Empty));
+        assert_eq!(choose(&deep, 21, bound + 20), Choice::Decided(Sort));
+
+        // One index holds the matches in order: no filter, a flow, a status; a uuid finds one.
+        let flow = SearchQuery {
+            flow: Some("f".into()),
+            ..SearchQuery::default()
+        };
+        let status = SearchQuery {
+            status: Some(RecordStatus::Finished),
+            ..SearchQuery::default()
+        };
+        let uuid = SearchQuery {
+            uuid: Some(Uuid::nil()),
+            data_field: field.clone(),
+            ..SearchQuery::default()
+        };
+        for query in [&everything, &flow, &status] {
+            assert_eq!(decided(query, 1), Some(Walk));
+            assert_eq!(decided(query, bound), Some(Walk));
+        }
+        assert_eq!(decided(&uuid, 1), Some(Walk));
+
+        // Few matches are sorted; many are walked to.
+        let flow_and_status = SearchQuery {
+            status: Some(RecordStatus::Finished),
+            ..flow.clone()
+        };
+        let by_field = SearchQuery {
+            data_field: field.clone(),
+            ..SearchQuery::default()
+        };
+        let open_range = SearchQuery {
+            dates: range(Some(until), None),
+            ..SearchQuery::default()
+        };
+        for query in [&flow_and_status, &by_field, &open_range] {
+            assert_eq!(decided(query, 1), Some(Sort));
+            assert_eq!(decided(query, bound - 1), Some(Sort));
+            assert_eq!(decided(query, bound), Some(Walk));
+        }
+
+        // Many matches in a range with an end: it depends on the records past it — unless there is
+        // data to test, which makes gathering the matches cost as much as the table.
+        let closed_range = SearchQuery {
+            dates: range(None, Some(until)),
+            ..SearchQuery::default()
+        };
+        assert_eq!(decided(&closed_range, bound - 1), Some(Sort));
+        assert_eq!(
+            choose(&closed_range, bound, bound),
+            Choice::CountPastRange {
+                column: DateColumn::Started,
+                until
+            }
+        );
+        let field_in_range = SearchQuery {
+            data_field: field,
+            ..closed_range
+        };
+        assert_eq!(decided(&field_in_range, bound - 1), Some(Sort));
+        assert_eq!(decided(&field_in_range, bound), Some(Walk));
+        assert_eq!(after_counting_past_range(bound - 1, bound), Walk);
+        assert_eq!(after_counting_past_range(bound, bound), Sort);
     }
 
     #[test]

@@ -124,11 +124,14 @@ pub async fn delete(
             "Data record cannot be deleted: it is being used",
         ));
     }
-    sqlx::query("DELETE FROM records WHERE org_id = $1 AND record_id = $2")
-        .bind(tenant.org_id)
-        .bind(locked.record_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "WITH dequeued AS (DELETE FROM record_queue WHERE org_id = $1 AND record_id = $2) \
+         DELETE FROM records WHERE org_id = $1 AND record_id = $2",
+    )
+    .bind(tenant.org_id)
+    .bind(locked.record_id)
+    .execute(&mut *tx)
+    .await?;
     let detail = deletion_detail(
         locked.flow_id,
         locked.flow_version,

@@ -8,14 +8,30 @@ use flowline_db::PgConnection;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-/// A compiled schema and the modification time of the text it was compiled from.
-type Entry = (DateTime<Utc>, Arc<CompiledSchema>);
+/// An environment's data schema as one lookup saw it: `version` is the stored schema's
+/// modification time, `None` when the environment has no schema.
+#[derive(Debug, Clone, Default)]
+pub struct SchemaState {
+    pub version: Option<DateTime<Utc>>,
+    pub compiled: Option<Arc<CompiledSchema>>,
+}
 
-/// The compiled schema of each environment, keyed by when it was last modified, so that an
-/// update made by any server process is seen by the next lookup.
+impl SchemaState {
+    /// Checks a record against the schema, when there is one.
+    pub fn validate(&self, field: &str, record: &serde_json::Value) -> Result<(), Error> {
+        match &self.compiled {
+            Some(schema) => schema.validate(field, record),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The schema state of each environment last seen by this process. A state may be stale: a
+/// writer that relies on [`SchemaCache::last_seen`] must check, in the statement that stores
+/// its records, that the stored schema still has the version it validated against.
 #[derive(Debug, Default)]
 pub struct SchemaCache {
-    compiled: Mutex<HashMap<Tenant, Entry>>,
+    states: Mutex<HashMap<Tenant, SchemaState>>,
 }
 
 impl SchemaCache {
@@ -23,47 +39,70 @@ impl SchemaCache {
         SchemaCache::default()
     }
 
-    /// The environment's schema as the connection's transaction sees it, if it has one.
-    pub async fn current(
+    /// The state this process last saw, without a database round trip; `None` when it has
+    /// not looked yet.
+    pub fn last_seen(&self, tenant: Tenant) -> Option<SchemaState> {
+        self.states.lock().ok()?.get(&tenant).cloned()
+    }
+
+    /// The environment's schema as the connection sees it now, compiled only if it changed
+    /// since this process last compiled it.
+    pub async fn refresh(
         &self,
         conn: &mut PgConnection,
         tenant: Tenant,
-    ) -> Result<Option<Arc<CompiledSchema>>, Error> {
-        let modified_at: Option<DateTime<Utc>> = sqlx::query_scalar(
+    ) -> Result<SchemaState, Error> {
+        let version: Option<DateTime<Utc>> = sqlx::query_scalar(
             "SELECT modified_at FROM data_schemas WHERE org_id = $1 AND environment_id = $2",
         )
         .bind(tenant.org_id)
         .bind(tenant.environment_id)
         .fetch_optional(&mut *conn)
         .await?;
-        let Some(modified_at) = modified_at else {
-            return Ok(None);
+        let state = match version {
+            None => SchemaState::default(),
+            Some(version) => match self.last_seen(tenant) {
+                Some(seen) if seen.version == Some(version) => seen,
+                _ => compile_stored_schema(conn, tenant).await?,
+            },
         };
-        if let Some(schema) = self.cached(tenant, modified_at) {
-            return Ok(Some(schema));
+        if let Ok(mut states) = self.states.lock() {
+            states.insert(tenant, state.clone());
         }
-        let text: Option<String> = sqlx::query_scalar(
-            "SELECT schema_text FROM data_schemas WHERE org_id = $1 AND environment_id = $2",
-        )
-        .bind(tenant.org_id)
-        .bind(tenant.environment_id)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let Some(text) = text else {
-            return Ok(None);
-        };
-        let schema = Arc::new(compile_stored(&text)?);
-        if let Ok(mut compiled) = self.compiled.lock() {
-            compiled.insert(tenant, (modified_at, schema.clone()));
-        }
-        Ok(Some(schema))
+        Ok(state)
     }
 
-    fn cached(&self, tenant: Tenant, modified_at: DateTime<Utc>) -> Option<Arc<CompiledSchema>> {
-        let compiled = self.compiled.lock().ok()?;
-        let (cached_at, schema) = compiled.get(&tenant)?;
-        (*cached_at == modified_at).then(|| schema.clone())
+    /// The environment's compiled schema, if it has one, as the connection sees it now.
+    pub async fn current(
+        &self,
+        conn: &mut PgConnection,
+        tenant: Tenant,
+    ) -> Result<Option<Arc<CompiledSchema>>, Error> {
+        Ok(self.refresh(conn, tenant).await?.compiled)
     }
+}
+
+/// Compiles the stored schema, with the version of the very text compiled (it may have
+/// changed again since its version was first read).
+async fn compile_stored_schema(
+    conn: &mut PgConnection,
+    tenant: Tenant,
+) -> Result<SchemaState, Error> {
+    let row: Option<(DateTime<Utc>, String)> = sqlx::query_as(
+        "SELECT modified_at, schema_text FROM data_schemas \
+         WHERE org_id = $1 AND environment_id = $2",
+    )
+    .bind(tenant.org_id)
+    .bind(tenant.environment_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(match row {
+        None => SchemaState::default(),
+        Some((modified_at, text)) => SchemaState {
+            version: Some(modified_at),
+            compiled: Some(Arc::new(compile_stored(&text)?)),
+        },
+    })
 }
 
 pub(crate) fn compile_stored(text: &str) -> Result<CompiledSchema, Error> {

@@ -9,7 +9,7 @@ mod cache;
 mod definition;
 mod store;
 
-pub use cache::SchemaCache;
+pub use cache::{SchemaCache, SchemaState};
 
 pub use definition::{CompiledSchema, SchemaDefinition};
 pub use store::{SchemaTimes, StoredSchema, create, delete, get, load_compiled, update};

@@ -82,7 +82,7 @@ pub async fn create(
 ) -> Result<CreatedWebhook, Error> {
     let uri = WebhookUri::generate();
     let mut tx = conn.begin().await?;
-    // FOR SHARE, so that the flow cannot go away before the webhook that names it commits.
+    // FOR KEY SHARE, so that the flow cannot go away before the webhook that names it commits.
     let flow = flows::find(&mut tx, tenant, &new.flow, true)
         .await?
         .ok_or_else(|| Error::not_found(format!("Flow diagram '{}' does not exist", new.flow)))?;

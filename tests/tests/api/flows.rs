@@ -824,9 +824,9 @@ async fn deleting_waits_for_queued_and_running_records_and_keeps_finished_ones()
 async fn a_deletion_waits_for_an_ingestion_that_holds_the_flow() {
     let app = spawn_app().await;
     let flow_id = publish_flow(&app, greeting("contended", "")).await;
-    // An ingestion holds the flow `FOR SHARE` while it queues its records.
+    // An ingestion holds the flow `FOR KEY SHARE` while it queues its records.
     let mut ingestion = app.pool.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM flows WHERE flow_id = $1 FOR SHARE")
+    sqlx::query("SELECT 1 FROM flows WHERE flow_id = $1 FOR KEY SHARE")
         .bind(flow_id)
         .execute(&mut *ingestion)
         .await

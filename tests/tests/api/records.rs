@@ -268,6 +268,38 @@ async fn records_are_validated_against_the_data_schema() {
         .await
         .unwrap();
     assert_error(bad_update, 400, 400, "client").await;
+
+    // A changed schema applies to the next record at once, and so does its removal.
+    let stricter = SCHEMA.replace(
+        r#""required":["name","age"]"#,
+        r#""required":["name","age","city"]"#,
+    );
+    let changed = app
+        .request(Method::PUT, "/v1/schema")
+        .json(&schema_body(
+            &stricter,
+            r#"{"client":{"name":"Ada","age":36,"city":"Delft"}}"#,
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 201);
+    let refused = app
+        .request(Method::POST, "/v1/record")
+        .header("X-Flow", "onboarding")
+        .json(&valid)
+        .send()
+        .await
+        .unwrap();
+    assert_error(refused, 400, 400, "city").await;
+    let removed = app
+        .request(Method::DELETE, "/v1/schema")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(removed.status(), 200);
+    push_record(&app, "onboarding", &json!({"anything": true})).await;
+    assert_eq!(record_count(&app).await, 2);
 }
 
 #[tokio::test]

@@ -104,7 +104,7 @@ impl TryFrom<SummaryRow> for FlowSummary {
 }
 
 /// The flow a client names: by name first, then, when the reference is a number, by id.
-/// `FOR SHARE` when `lock` is set, so that the flow cannot be deleted or deactivated before the
+/// `FOR KEY SHARE` when `lock` is set, so that the flow cannot be deleted or deactivated before the
 /// caller's transaction commits the records it queues into it.
 pub async fn find(
     conn: &mut PgConnection,
@@ -117,7 +117,7 @@ pub async fn find(
         concat!(
             "SELECT flow_id, name, status, current_version FROM flows ",
             "WHERE org_id = $1 AND environment_id = $2 AND (name = $3 OR flow_id = $4) ",
-            "ORDER BY name = $3 DESC LIMIT 1 FOR SHARE"
+            "ORDER BY name = $3 DESC LIMIT 1 FOR KEY SHARE"
         )
     } else {
         concat!(
@@ -156,7 +156,7 @@ pub async fn find_by_id(
 
 /// The flow a client names (as [`find`] reads it), locked `FOR UPDATE` until the caller's
 /// transaction ends: for changes that must not interleave with records being queued into it,
-/// since ingestion holds the row `FOR SHARE` while it queues them.
+/// since ingestion holds the row `FOR KEY SHARE` while it queues them.
 pub async fn find_for_update(
     conn: &mut PgConnection,
     tenant: Tenant,

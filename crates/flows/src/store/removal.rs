@@ -22,7 +22,7 @@ pub async fn delete(
     reference: &str,
 ) -> Result<DeletedFlow, Error> {
     let mut tx = conn.begin().await?;
-    // The exclusive lock waits for ingestions that hold the flow `FOR SHARE`, and makes later
+    // The exclusive lock waits for ingestions that hold the flow `FOR KEY SHARE`, and makes later
     // ones wait for this deletion, so no record can be queued into the flow once it is counted.
     let flow = find_for_update(&mut tx, tenant, reference)
         .await?

@@ -68,16 +68,16 @@ pub async fn create(
         execution_time: execution_time(&params)?,
         records,
     };
-    let mut tx = state.pool().begin().await?;
+    // Outside a transaction: the records commit with the one statement that stores them.
+    let mut conn = state.pool().acquire().await?;
     let ingested = flowline_records::ingest(
-        &mut tx,
+        &mut conn,
         principal.tenant(),
         Some(principal.app_id),
         state.schemas(),
         &request,
     )
     .await?;
-    tx.commit().await?;
     Ok(Reply::short(
         StatusCode::CREATED,
         created(&ingested, request.records, single),
