@@ -38,18 +38,19 @@ impl Envelope {
     /// The envelope as JSON, with the client's address where the envelope carries one.
     pub fn into_value(self, status: StatusCode, request_ip: &str) -> Value {
         match self {
-            Envelope::Short { resource, message } => json!({
-                "resource": resource,
-                "message": message,
-            }),
-            Envelope::Full { resource, message } => json!({
-                "id": "ok",
-                "code": status.as_u16(),
-                "request-ip": request_ip,
-                "resource": resource,
-                "message": message,
-                "error": null,
-            }),
+            // The resource is moved into the envelope: `json!` would deep-copy it, and it can
+            // hold a hundred records.
+            Envelope::Short { resource, message } => {
+                object([("resource", resource), ("message", Value::String(message))])
+            }
+            Envelope::Full { resource, message } => object([
+                ("id", Value::from("ok")),
+                ("code", Value::from(status.as_u16())),
+                ("request-ip", Value::from(request_ip)),
+                ("resource", resource),
+                ("message", Value::String(message)),
+                ("error", Value::Null),
+            ]),
             Envelope::Tagged {
                 id,
                 resource,
@@ -85,6 +86,15 @@ impl Envelope {
 pub enum EnvelopeId {
     Ok,
     Status,
+}
+
+fn object<const N: usize>(fields: [(&str, Value); N]) -> Value {
+    Value::Object(
+        fields
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect(),
+    )
 }
 
 /// A successful answer: status, envelope, and the modification time of what it shows.

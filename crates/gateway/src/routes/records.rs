@@ -110,14 +110,15 @@ fn created(ingested: &Ingested, mut records: Vec<Value>, single: bool) -> Value 
             )
         }
     };
-    json!({
-        "flow_id": ingested.flow_id.to_string(),
-        "flow_name": ingested.flow_name,
-        "data_record_id": data_record_id,
-        "uuid": uuid,
-        "status": ingested.status.code().to_string(),
-        "data_record": data_record,
-    })
+    // Moved into the map rather than through `json!`, which would deep-copy the records.
+    let mut resource = serde_json::Map::new();
+    resource.insert("flow_id".into(), ingested.flow_id.to_string().into());
+    resource.insert("flow_name".into(), ingested.flow_name.clone().into());
+    resource.insert("data_record_id".into(), data_record_id);
+    resource.insert("uuid".into(), uuid);
+    resource.insert("status".into(), ingested.status.code().to_string().into());
+    resource.insert("data_record".into(), data_record);
+    Value::Object(resource)
 }
 
 /// The documented body of `GET /v1/record`.
