@@ -105,6 +105,8 @@ pub struct IngestPlan {
 pub struct FigureResult {
     pub figure: Figure,
     pub measured: Measured,
+    /// For the API figures: records stored per committed transaction (group commit at work).
+    pub records_per_commit: Option<f64>,
 }
 
 impl FigureResult {
@@ -135,6 +137,7 @@ pub async fn run(
             .await
             .context("CHECKPOINT before a phase")?;
         eprintln!("measuring {} ({})…", figure.name(), figure.description());
+        let first_record = next_record_id(&stack.admin).await?;
         let observation = Observation {
             data_dir: stack.data_dir().to_path_buf(),
             monitor: stack.connect_options("bench-monitor"),
@@ -188,11 +191,40 @@ pub async fn run(
             }
         }
         .with_context(|| format!("figure {}", figure.name()))?;
-        results.push(FigureResult { figure, measured });
+        let records_per_commit = if figure.is_api() {
+            Some(records_per_commit(&stack.admin, first_record).await?)
+        } else {
+            None
+        };
+        results.push(FigureResult {
+            figure,
+            measured,
+            records_per_commit,
+        });
     }
     raw_pool.close().await;
     drop_raw_tables(&stack.admin).await?;
     Ok(results)
+}
+
+async fn next_record_id(admin: &PgPool) -> anyhow::Result<i64> {
+    sqlx::query_scalar("SELECT coalesce(max(record_id), 0) + 1 FROM records")
+        .fetch_one(admin)
+        .await
+        .context("reading the last record id")
+}
+
+/// Records per transaction among those stored since `first_record`: each transaction stamps
+/// its rows with its own `xmin`.
+async fn records_per_commit(admin: &PgPool, first_record: i64) -> anyhow::Result<f64> {
+    let (records, commits): (i64, i64) = sqlx::query_as(
+        "SELECT count(*), count(DISTINCT xmin::text) FROM records WHERE record_id >= $1",
+    )
+    .bind(first_record)
+    .fetch_one(admin)
+    .await
+    .context("counting the figure's transactions")?;
+    Ok(records as f64 / commits.max(1) as f64)
 }
 
 fn variant(bodies: &[Bytes], worker: usize, iteration: u64) -> Bytes {
@@ -425,6 +457,15 @@ pub fn report(plan: &IngestPlan, results: &[FigureResult]) -> String {
                 "{:<12} = {:.2}   ({note})",
                 format!("{}/{}", api.name(), raw.name()),
                 api_rate / raw_rate.max(f64::MIN_POSITIVE)
+            );
+        }
+    }
+    for result in results {
+        if let Some(per_commit) = result.records_per_commit {
+            let _ = writeln!(
+                out,
+                "{:<12}   {per_commit:.1} records per committed transaction",
+                result.figure.name()
             );
         }
     }

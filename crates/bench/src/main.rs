@@ -3,16 +3,19 @@
 //! `ingest` starts an embedded PostgreSQL cluster of its own and the Flowline server in this
 //! process, then measures, one after the other at the same concurrency: raw inserts of the
 //! sample records (the ceiling), `POST /v1/record` with the same records, and the search over a
-//! large table. It changes nothing in the server it measures: the server runs its production
-//! code with its default settings, apart from an unthrottled application. It never connects to a
-//! database it did not start.
+//! large table; `keystore` measures keystore reads and writes through the API. It changes
+//! nothing in the server it measures: the server runs its production code with its default
+//! settings, apart from an unthrottled application. It never connects to a database it did not
+//! start.
 
 mod ingest;
+mod keystore;
 mod load;
 mod observe;
 mod sample;
 mod search;
 mod stack;
+mod tables;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
@@ -24,6 +27,10 @@ use stack::{SERVER_THREAD, Stack, StackSettings};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::Duration;
+
+/// The server's allocator, so that the server measured here is the one `flowline` runs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// The name of the load generator's runtime threads.
 const CLIENT_THREAD: &str = "bench-client";
@@ -42,6 +49,10 @@ struct Cli {
 enum Command {
     /// Ingestion through the API against raw inserts, then search latency over a large table.
     Ingest(IngestArgs),
+    /// Keystore GET and PUT requests per second through the API.
+    Keystore(keystore::KeystoreArgs),
+    /// Table search latency over a large table, on indexed and unindexed columns.
+    Tables(tables::TablesArgs),
 }
 
 #[derive(Debug, Args)]
@@ -61,6 +72,9 @@ struct IngestArgs {
     /// Connections in the server's pool (default: the concurrency).
     #[arg(long)]
     server_pool: Option<u32>,
+    /// The server's group-commit flushers (default: the server's default).
+    #[arg(long)]
+    ingest_flushers: Option<usize>,
     /// Records to search through; the ingestion's records count towards it.
     #[arg(long, default_value_t = 1_000_000)]
     search_records: i64,
@@ -96,6 +110,8 @@ fn main() -> anyhow::Result<()> {
     let Cli { command } = Cli::parse();
     match command {
         Command::Ingest(args) => ingest_command(args),
+        Command::Keystore(args) => keystore::command(args),
+        Command::Tables(args) => tables::command(args),
     }
 }
 
@@ -129,6 +145,9 @@ async fn run(args: IngestArgs, server_runtime: tokio::runtime::Handle) -> anyhow
         data_dir: args.data_dir.clone(),
         pg_settings: args.pg_settings.clone(),
         server_pool,
+        ingest_flushers: args
+            .ingest_flushers
+            .unwrap_or(flowline_gateway::IngestSettings::default().flushers),
         max_connections: (concurrency + server_pool + 20).max(100),
         server_log: args.server_log.clone(),
     };
@@ -239,11 +258,12 @@ async fn facts(
     let _ = writeln!(
         out,
         "run: concurrency {}, {} s per figure after {} s warm-up, server pool {} connections, \
-         server log {}, search over {} records",
+         {} ingest flushers, server log {}, search over {} records",
         args.concurrency,
         args.seconds,
         args.warmup,
         stack.server_pool(),
+        stack.ingest_flushers(),
         args.server_log.as_deref().unwrap_or("off"),
         args.search_records
     );

@@ -11,7 +11,7 @@ use flowline_auth::{AuthConfig, AuthService, NewApplication};
 use flowline_core::Tenant;
 use flowline_db::embedded::{ClusterSettings, EmbeddedCluster};
 use flowline_db::{PgConnectOptions, PgPool};
-use flowline_gateway::{AppState, GatewayConfig};
+use flowline_gateway::{AppState, GatewayConfig, IngestSettings};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{Value, json};
 use std::net::SocketAddr;
@@ -41,6 +41,8 @@ pub struct StackSettings {
     pub pg_settings: Vec<(String, String)>,
     /// Connections in the server's pool.
     pub server_pool: u32,
+    /// The server's group-commit flushers (`--ingest-flushers` of `flowline serve`).
+    pub ingest_flushers: usize,
     /// Connections the cluster accepts.
     pub max_connections: u32,
     /// A tracing filter for the server's logs, written to `<data dir>/server.log`; none when unset.
@@ -66,6 +68,7 @@ pub struct Stack {
     pub api_key: String,
     pub app_key: String,
     server_pool: u32,
+    ingest_flushers: usize,
     shutdown: oneshot::Sender<()>,
     server: JoinHandle<anyhow::Result<()>>,
 }
@@ -106,6 +109,7 @@ impl Stack {
             server_runtime,
             options.application_name(SERVER_CONNECTIONS),
             settings.server_pool,
+            settings.ingest_flushers,
             shutdown_requested,
         )
         .await?;
@@ -125,6 +129,7 @@ impl Stack {
             api_key,
             app_key,
             server_pool: settings.server_pool,
+            ingest_flushers: settings.ingest_flushers,
             shutdown,
             server,
         })
@@ -136,6 +141,10 @@ impl Stack {
 
     pub fn server_pool(&self) -> u32 {
         self.server_pool
+    }
+
+    pub fn ingest_flushers(&self) -> usize {
+        self.ingest_flushers
     }
 
     /// Options for a new connection to the bench's database, named `application_name`.
@@ -217,6 +226,7 @@ async fn start_server(
     runtime: &Handle,
     options: PgConnectOptions,
     pool_size: u32,
+    ingest_flushers: usize,
     shutdown: oneshot::Receiver<()>,
 ) -> anyhow::Result<(SocketAddr, JoinHandle<anyhow::Result<()>>)> {
     let (state, listener, pool) = runtime
@@ -228,7 +238,15 @@ async fn start_server(
                 .await
                 .context("applying the migrations")?;
             let auth = AuthService::new(pool.clone(), JWT_SECRET, auth_config());
-            let state = AppState::new(pool.clone(), auth, GatewayConfig::default());
+            let defaults = GatewayConfig::default();
+            let config = GatewayConfig {
+                ingest: IngestSettings {
+                    flushers: ingest_flushers,
+                    ..defaults.ingest
+                },
+                ..defaults
+            };
+            let state = AppState::new(pool.clone(), auth, config);
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .context("listening on 127.0.0.1")?;

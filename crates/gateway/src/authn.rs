@@ -22,6 +22,10 @@ use std::net::{IpAddr, Ipv4Addr};
 #[derive(Debug, Clone)]
 struct Authentication(Option<Result<Authenticated, (ErrorKind, String)>>);
 
+/// SOAP messages carry their credentials in the envelope: the SOAP endpoint authenticates and
+/// charges the rate limit itself, once it has read them.
+pub(crate) const SOAP_PATH: &str = "/v1/soap";
+
 /// Paths whose handlers read client credentials themselves (the token calls).
 const SELF_AUTHENTICATING: [&str; 3] = [
     "/v1/checkauthentication",
@@ -39,6 +43,9 @@ pub async fn authenticate(
         .get::<ClientIp>()
         .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |ip| ip.0);
     let path = request.uri().path();
+    if path == SOAP_PATH {
+        return next.run(request).await;
+    }
     let outcome = if path.starts_with("/v1/") && !SELF_AUTHENTICATING.contains(&path) {
         let query = query_params(request.uri().query());
         authenticate_request(&state, request.headers(), &query, ip).await
@@ -161,7 +168,7 @@ fn bearer_token(value: &str) -> Result<String, Error> {
     }
 }
 
-fn add_rate_limit_headers(headers: &mut HeaderMap, decision: RateDecision) {
+pub(crate) fn add_rate_limit_headers(headers: &mut HeaderMap, decision: RateDecision) {
     headers.insert("x-ratelimit-limit", HeaderValue::from(decision.limit));
     headers.insert(
         "x-ratelimit-remaining",
@@ -193,6 +200,10 @@ scope_marker!(FlowRead, Scope::read(Resource::FlowDiagram));
 scope_marker!(FlowWrite, Scope::full(Resource::FlowDiagram));
 scope_marker!(WebhookRead, Scope::read(Resource::Webhook));
 scope_marker!(WebhookWrite, Scope::full(Resource::Webhook));
+scope_marker!(KeystoreRead, Scope::read(Resource::Keystore));
+scope_marker!(KeystoreWrite, Scope::full(Resource::Keystore));
+scope_marker!(TablesRead, Scope::read(Resource::Tables));
+scope_marker!(TablesWrite, Scope::full(Resource::Tables));
 
 /// The authenticated caller of a handler that requires scope `S`. The only way for a handler
 /// to obtain a [`Principal`], and so to touch tenant data.
@@ -218,14 +229,22 @@ impl<S: RequiredScope + Send + Sync, St: Send + Sync> FromRequestParts<St> for A
                 .into_response());
             }
         };
-        if !authenticated.principal.scopes.allows(S::SCOPE) {
-            return Err(ApiError(Error::forbidden(format!(
+        Auth::authorize(authenticated.principal).map_err(IntoResponse::into_response)
+    }
+}
+
+impl<S: RequiredScope> Auth<S> {
+    /// The principal as the caller of a handler that requires scope `S`, if it holds it. The
+    /// SOAP endpoint, which authenticates from the envelope, calls handlers through this.
+    pub(crate) fn authorize(principal: Principal) -> Result<Auth<S>, ApiError> {
+        if principal.scopes.allows(S::SCOPE) {
+            Ok(Auth(principal, PhantomData))
+        } else {
+            Err(ApiError(Error::forbidden(format!(
                 "The scope '{}' is required for this request",
                 S::SCOPE
-            )))
-            .into_response());
+            ))))
         }
-        Ok(Auth(authenticated.principal, PhantomData))
     }
 }
 

@@ -50,7 +50,9 @@ impl Format {
     }
 }
 
-fn media_format(media: &str) -> Option<Format> {
+/// The format a media type (`application/json; charset=utf-8`, `text/xml`, `*+json`) names,
+/// if it is JSON or XML.
+pub(crate) fn media_format(media: &str) -> Option<Format> {
     let essence = media
         .split(';')
         .next()

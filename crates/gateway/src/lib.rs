@@ -19,6 +19,7 @@ mod state;
 
 pub use catalog::Endpoint;
 pub use error::ApiError;
+pub use flowline_records::IngestSettings;
 pub use format::{Format, from_xml, to_xml};
 pub use reply::{Envelope, EnvelopeId, Reply};
 pub use state::{AppState, GatewayConfig};
@@ -30,7 +31,10 @@ use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use flowline_core::{Error, ErrorKind};
 use http::Method;
-use routes::{admin, auth, flowdiagram, options, record_queries, records, schema, webhooks};
+use routes::{
+    admin, auth, flowdiagram, keystores, options, record_queries, records, schema,
+    table_definitions, tables, webhooks,
+};
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, OnceLock};
@@ -198,6 +202,150 @@ fn public_api() -> Catalog<AppState> {
             "Moves data records to another flow.",
             record_queries::move_to_flow,
         )
+        .route(
+            Method::GET,
+            "/v1/tables/{table_name}/{id}",
+            "Gets Table data: one row by its id.",
+            tables::get_row,
+        )
+        .route(
+            Method::POST,
+            "/v1/tables/{table_name}/",
+            "Inserts Table data: a row, as an object or as columns.",
+            tables::insert,
+        )
+        .route(
+            Method::POST,
+            "/v1/tables/{table_name}",
+            "Inserts Table data (the path without its trailing slash).",
+            tables::insert,
+        )
+        .route(
+            Method::POST,
+            "/v1/tables/{table_name}/{id}",
+            "Inserts Table data with the id in the path (the reference's alternative way).",
+            tables::insert_with_id,
+        )
+        .route(
+            Method::PUT,
+            "/v1/tables/{table_name}/{id}",
+            "Updates Table data: one row by its id.",
+            tables::update_row,
+        )
+        .route(
+            Method::PUT,
+            "/v1/tables/{table_name}/",
+            "Updates Table data: the rows a where clause selects.",
+            tables::update_rows,
+        )
+        .route(
+            Method::PUT,
+            "/v1/tables/{table_name}",
+            "Updates Table data: the rows a where clause selects (no trailing slash).",
+            tables::update_rows,
+        )
+        .route(
+            Method::DELETE,
+            "/v1/tables/{table_name}/{id}",
+            "Deletes Table data: one row by its id.",
+            tables::delete_row,
+        )
+        .route(
+            Method::POST,
+            "/v1/tables/{table_name}/search",
+            "Searches in Table data.",
+            tables::search,
+        )
+        .route(
+            Method::POST,
+            "/v1/tabledefs",
+            "Creates a table: its name and typed columns.",
+            table_definitions::create,
+        )
+        .route(
+            Method::GET,
+            "/v1/tabledefs",
+            "Lists the environment's tables.",
+            table_definitions::list,
+        )
+        .route(
+            Method::GET,
+            "/v1/tabledefs/{table_name}",
+            "Gets a table's definition.",
+            table_definitions::get,
+        )
+        .route(
+            Method::PUT,
+            "/v1/tabledefs/{table_name}",
+            "Changes a table's definition: adds or drops columns and indexes.",
+            table_definitions::alter,
+        )
+        .route(
+            Method::DELETE,
+            "/v1/tabledefs/{table_name}",
+            "Removes a table and its rows.",
+            table_definitions::delete,
+        )
+        .route(
+            Method::GET,
+            "/v1/keystore/{keystore_id}/{keystore_key}",
+            "Gets Keystore data (a new key is created with the keystore's empty structure).",
+            keystores::get_entry,
+        )
+        .route(
+            Method::POST,
+            "/v1/keystore/{keystore_id}/{keystore_key}",
+            "Inserts Keystore data; 409 when the key exists.",
+            keystores::insert_entry,
+        )
+        .route(
+            Method::PUT,
+            "/v1/keystore/{keystore_id}/{keystore_key}",
+            "Inserts or updates Keystore data.",
+            keystores::upsert_entry,
+        )
+        .route(
+            Method::DELETE,
+            "/v1/keystore/{keystore_id}/{keystore_key}",
+            "Deletes Keystore data.",
+            keystores::delete_entry,
+        )
+        .route(
+            Method::POST,
+            "/v1/keystore/{keystore_id}",
+            "Searches in Keystore data.",
+            keystores::search,
+        )
+        .route(
+            Method::POST,
+            "/v1/keystores",
+            "Defines a keystore: its type and empty structure.",
+            keystores::create,
+        )
+        .route(
+            Method::GET,
+            "/v1/keystores",
+            "Lists the environment's keystores.",
+            keystores::list,
+        )
+        .route(
+            Method::GET,
+            "/v1/keystores/{keystore_id}",
+            "Gets a keystore's definition.",
+            keystores::get,
+        )
+        .route(
+            Method::PUT,
+            "/v1/keystores/{keystore_id}",
+            "Replaces a keystore's empty structure.",
+            keystores::update,
+        )
+        .route(
+            Method::DELETE,
+            "/v1/keystores/{keystore_id}",
+            "Removes a keystore and its entries.",
+            keystores::delete,
+        )
 }
 
 fn admin_api() -> Catalog<AppState> {
@@ -237,6 +385,48 @@ fn admin_api() -> Catalog<AppState> {
             "/admin/v1/orgs/{org}/webhooks/{id}",
             "Removes a webhook of an organization.",
             webhooks::admin_delete,
+        )
+        .route(
+            Method::POST,
+            "/admin/v1/orgs/{org}/tables",
+            "Creates a table of an organization.",
+            table_definitions::admin_create,
+        )
+        .route(
+            Method::GET,
+            "/admin/v1/orgs/{org}/tables",
+            "Lists the tables of an organization.",
+            table_definitions::admin_list,
+        )
+        .route(
+            Method::PUT,
+            "/admin/v1/orgs/{org}/tables/{table_name}",
+            "Changes a table's definition.",
+            table_definitions::admin_alter,
+        )
+        .route(
+            Method::DELETE,
+            "/admin/v1/orgs/{org}/tables/{table_name}",
+            "Removes a table of an organization, with its rows.",
+            table_definitions::admin_delete,
+        )
+        .route(
+            Method::POST,
+            "/admin/v1/orgs/{org}/keystores",
+            "Defines a keystore of an organization.",
+            keystores::admin_create,
+        )
+        .route(
+            Method::GET,
+            "/admin/v1/orgs/{org}/keystores",
+            "Lists the keystores of an organization.",
+            keystores::admin_list,
+        )
+        .route(
+            Method::DELETE,
+            "/admin/v1/orgs/{org}/keystores/{keystore_id}",
+            "Removes a keystore of an organization, with its entries.",
+            keystores::admin_delete,
         )
 }
 
@@ -366,10 +556,16 @@ fn request_span(request: &http::Request<axum::body::Body>) -> tracing::Span {
     )
 }
 
-/// The path as logs may show it: a webhook's uri is its credential, so it is left out.
+/// The path as logs may show it: a webhook's uri is its credential, and a keystore key is
+/// client data (often a name or an e-mail address), so both are left out.
 fn loggable_path(path: &str) -> &str {
     if path.starts_with(flowline_webhooks::WEBHOOK_PATH_PREFIX) {
         "/v1/webhook/{webhook_uri}"
+    } else if path
+        .strip_prefix("/v1/keystore/")
+        .is_some_and(|rest| rest.contains('/'))
+    {
+        "/v1/keystore/{keystore_id}/{keystore_key}"
     } else {
         path
     }

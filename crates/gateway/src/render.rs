@@ -4,7 +4,7 @@
 
 use crate::client_ip::ClientIp;
 use crate::format::{Format, XML_ROOT, to_xml};
-use crate::reply::{ModifiedAt, PendingEnvelope, Uncacheable};
+use crate::reply::{Envelope, ModifiedAt, PendingEnvelope, Uncacheable};
 use axum::body::Body;
 use axum::extract::Request;
 use axum::middleware::Next;
@@ -40,16 +40,21 @@ pub async fn render(request: Request, next: Next) -> Response {
     else {
         return response;
     };
-    let value = envelope.into_value(response.status(), &request_ip);
-    let body = match format {
-        Format::Json => serde_json::to_vec(&value).unwrap_or_default(),
-        Format::Xml => to_xml(XML_ROOT, &value),
+    let (body, content_type) = match envelope {
+        Envelope::Document { content_type, body } => (body, content_type),
+        envelope => {
+            let body = match format {
+                Format::Json => envelope.into_json(response.status(), &request_ip),
+                Format::Xml => to_xml(
+                    XML_ROOT,
+                    &envelope.into_value(response.status(), &request_ip),
+                ),
+            };
+            (body, format.content_type())
+        }
     };
     let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_TYPE,
-        HeaderValue::from_static(format.content_type()),
-    );
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(CONTENT_LENGTH, HeaderValue::from(body.len()));
     let cacheable = response.status() == StatusCode::OK
         && (method == Method::GET || method == Method::HEAD)

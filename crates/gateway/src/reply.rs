@@ -6,6 +6,7 @@
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use http::StatusCode;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 
 /// The envelopes of the Flowize API.
@@ -13,6 +14,12 @@ use serde_json::{Value, json};
 pub enum Envelope {
     /// `{"resource": …, "message": …}`: the data-schema and authentication calls.
     Short { resource: Value, message: String },
+    /// `Short` with a resource that is JSON text already (records echoed as they were sent),
+    /// written out without being built into a tree.
+    ShortText {
+        resource: Box<RawValue>,
+        message: String,
+    },
     /// `{"id": "ok", "code": …, "request-ip": …, "resource": …, "message": …, "error": null}`:
     /// the record, keystore and table calls.
     Full { resource: Value, message: String },
@@ -25,6 +32,12 @@ pub enum Envelope {
     },
     /// A body that is not an envelope (the admin API answers as `flowline admin --json` does).
     Raw(Value),
+    /// Bytes sent as they are, in a format the handler negotiated itself (a keystore entry,
+    /// which may be plain text, and is returned exactly as it was saved).
+    Document {
+        content_type: &'static str,
+        body: Vec<u8>,
+    },
     /// `{"id": …, "code": …, "request-ip": …, "resource": [], "message": …,
     /// "error": {"code": …, "message": …}}`: every error.
     Error {
@@ -41,6 +54,11 @@ impl Envelope {
             // The resource is moved into the envelope: `json!` would deep-copy it, and it can
             // hold a hundred records.
             Envelope::Short { resource, message } => {
+                object([("resource", resource), ("message", Value::String(message))])
+            }
+            Envelope::ShortText { resource, message } => {
+                // Only an XML answer needs the tree; the text is this server's own JSON.
+                let resource = serde_json::from_str(resource.get()).unwrap_or(Value::Null);
                 object([("resource", resource), ("message", Value::String(message))])
             }
             Envelope::Full { resource, message } => object([
@@ -64,6 +82,9 @@ impl Envelope {
                 "message": message,
             }),
             Envelope::Raw(value) => value,
+            Envelope::Document { body, .. } => {
+                Value::String(String::from_utf8_lossy(&body).into_owned())
+            }
             Envelope::Error {
                 id,
                 internal_code,
@@ -78,6 +99,30 @@ impl Envelope {
             }),
         }
     }
+}
+
+impl Envelope {
+    /// The envelope as JSON text.
+    pub fn into_json(self, status: StatusCode, request_ip: &str) -> Vec<u8> {
+        match self {
+            Envelope::ShortText { resource, message } => {
+                let short = ShortBody {
+                    resource: &resource,
+                    message: &message,
+                };
+                serde_json::to_vec(&short).unwrap_or_default()
+            }
+            envelope => {
+                serde_json::to_vec(&envelope.into_value(status, request_ip)).unwrap_or_default()
+            }
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ShortBody<'a> {
+    resource: &'a RawValue,
+    message: &'a str,
 }
 
 /// What the `id` of an [`Envelope::Tagged`] holds: the reference prints `"ok"` in some answers
@@ -111,6 +156,21 @@ impl Reply {
         Reply::new(
             status,
             Envelope::Short {
+                resource,
+                message: message.into(),
+            },
+        )
+    }
+
+    /// A `Short` answer whose resource is JSON text.
+    pub fn short_text(
+        status: StatusCode,
+        resource: Box<RawValue>,
+        message: impl Into<String>,
+    ) -> Reply {
+        Reply::new(
+            status,
+            Envelope::ShortText {
                 resource,
                 message: message.into(),
             },

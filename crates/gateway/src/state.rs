@@ -2,6 +2,7 @@
 
 use flowline_auth::AuthService;
 use flowline_db::PgPool;
+use flowline_records::{IngestSettings, Ingestor};
 use flowline_schemas::SchemaCache;
 use ipnet::IpNet;
 use std::sync::Arc;
@@ -18,6 +19,8 @@ pub struct GatewayConfig {
     pub trusted_proxies: Vec<IpNet>,
     /// The bearer token of the admin API; the admin API is absent when unset.
     pub admin_token: Option<String>,
+    /// The group-commit queue of `POST /v1/record`.
+    pub ingest: IngestSettings,
 }
 
 impl Default for GatewayConfig {
@@ -27,6 +30,7 @@ impl Default for GatewayConfig {
             request_timeout: Duration::from_secs(30),
             trusted_proxies: Vec::new(),
             admin_token: None,
+            ingest: IngestSettings::default(),
         }
     }
 }
@@ -39,11 +43,15 @@ struct Inner {
     auth: AuthService,
     config: GatewayConfig,
     schemas: SchemaCache,
+    ingestor: Ingestor,
 }
 
 impl AppState {
+    /// Starts the group-commit flushers too, so it must run inside a Tokio runtime.
     pub fn new(pool: PgPool, auth: AuthService, config: GatewayConfig) -> AppState {
+        let ingestor = Ingestor::start(pool.clone(), config.ingest);
         AppState(Arc::new(Inner {
+            ingestor,
             pool,
             auth,
             config,
@@ -66,5 +74,10 @@ impl AppState {
     /// Compiled data schemas, shared by every request that validates records.
     pub fn schemas(&self) -> &SchemaCache {
         &self.0.schemas
+    }
+
+    /// The group-commit queue of `POST /v1/record`.
+    pub fn ingestor(&self) -> &Ingestor {
+        &self.0.ingestor
     }
 }

@@ -14,7 +14,10 @@ mod status;
 mod write;
 
 pub use history::{HistoryEntry, append as append_history, history};
-pub use ingest::{Ingested, IngestedRecord, NewRecords, ingest};
+pub use ingest::{
+    COALESCE_BELOW, IngestSettings, Ingested, IngestedRecord, Ingestor, MAX_COALESCED_RECORDS,
+    NewRecords, ingest, record_text,
+};
 pub use movetoflow::{MOVED, MoveOutcome, MoveReport, move_to_flow};
 pub use queue::{MAX_UUIDS_PER_CALL, QueueAction, QueueOutcome, QueueReport, apply_queue_action};
 pub use read::{RecordView, find, find_by_id};

@@ -1,7 +1,7 @@
 //! The Flowize status codes of a record.
 
 /// Where a record stands: the Flowize codes, stored as they are.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RecordStatus {
     /// Not started, new or paused.
     New = 0,

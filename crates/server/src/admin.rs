@@ -7,12 +7,14 @@ use flowline_auth::{AllowList, NewApplication, parse_cidr};
 use flowline_core::{EnvironmentId, OrgId, Scopes, Tenant};
 use flowline_db::PgConnection;
 use flowline_flows::FlowDefinition;
+use flowline_keystores::{EntryValue, KeystoreId, KeystoreType, NewKeystore};
 use flowline_webhooks::{Mapping, NewWebhook, WebhookId, WebhookSecret};
 use serde_json::json;
 use std::path::Path;
 
 pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
     match command {
+        AdminCommand::Tables(command) => crate::admin_tables::run(command).await,
         AdminCommand::CreateOrg {
             name,
             json,
@@ -113,6 +115,46 @@ pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
         } => {
             let database = database::open_shared(&database).await?;
             let result = delete_webhook(&database, &org, WebhookId(webhook), json).await;
+            database.close().await?;
+            result
+        }
+        AdminCommand::CreateKeystore {
+            org,
+            environment,
+            id,
+            data_type,
+            empty,
+            json,
+            database,
+        } => {
+            let new = new_keystore(&id, &data_type, empty.as_deref())?;
+            let database = database::open_shared(&database).await?;
+            let environment = environment.map(EnvironmentId);
+            let result = create_keystore(&database, (&org, environment), &new, json).await;
+            database.close().await?;
+            result
+        }
+        AdminCommand::ListKeystores {
+            org,
+            json,
+            database,
+        } => {
+            let database = database::open_shared(&database).await?;
+            let result = list_keystores(&database, &org, json).await;
+            database.close().await?;
+            result
+        }
+        AdminCommand::DeleteKeystore {
+            org,
+            environment,
+            id,
+            json,
+            database,
+        } => {
+            let keystore_id = KeystoreId::parse(&id, "--id")?;
+            let database = database::open_shared(&database).await?;
+            let environment = environment.map(EnvironmentId);
+            let result = delete_keystore(&database, (&org, environment), &keystore_id, json).await;
             database.close().await?;
             result
         }
@@ -337,6 +379,94 @@ async fn delete_webhook(
         println!("{}", json!({"webhook_id": webhook_id, "deleted": true}));
     } else {
         println!("Webhook {webhook_id} removed.");
+    }
+    Ok(())
+}
+
+/// A keystore definition from the command line, checked (its empty structure file too) before
+/// any database is opened.
+fn new_keystore(id: &str, data_type: &str, empty: Option<&Path>) -> anyhow::Result<NewKeystore> {
+    let keystore_id = KeystoreId::parse(id, "--id")?;
+    let data_type = KeystoreType::parse(data_type, "--type")?;
+    let empty = empty
+        .map(|file| {
+            let bytes = std::fs::read(file)
+                .with_context(|| format!("reading the empty structure {}", file.display()))?;
+            EntryValue::parse(data_type, &bytes, flowline_gateway::from_xml, "--empty")
+                .with_context(|| format!("{} is not a valid empty structure", file.display()))
+        })
+        .transpose()?;
+    Ok(NewKeystore {
+        keystore_id,
+        data_type,
+        empty,
+    })
+}
+
+async fn create_keystore(
+    database: &Database,
+    (org, environment): (&str, Option<EnvironmentId>),
+    new: &NewKeystore,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut conn = database.pool.acquire().await?;
+    let org_id = flowline_auth::find_organization(&mut conn, org).await?;
+    let tenant = flowline_webhooks::tenant_of_org(&mut conn, org_id, environment).await?;
+    let created = flowline_keystores::definitions::create(&mut conn, tenant, new).await?;
+    if json {
+        println!("{}", serde_json::to_string(&created)?);
+    } else {
+        println!(
+            "Keystore '{}' ({}) created in environment {}.",
+            created.keystore_id,
+            created.data_type.as_str(),
+            created.environment_id
+        );
+    }
+    Ok(())
+}
+
+async fn list_keystores(database: &Database, org: &str, json: bool) -> anyhow::Result<()> {
+    let mut conn = database.pool.acquire().await?;
+    let org_id = flowline_auth::find_organization(&mut conn, org).await?;
+    let keystores = flowline_keystores::definitions::list_for_org(&mut conn, org_id).await?;
+    if json {
+        println!("{}", serde_json::to_string(&keystores)?);
+        return Ok(());
+    }
+    for keystore in keystores {
+        println!(
+            "{}\tenvironment {}\t{}",
+            keystore.keystore_id,
+            keystore.environment_id,
+            keystore.data_type.as_str()
+        );
+    }
+    Ok(())
+}
+
+async fn delete_keystore(
+    database: &Database,
+    (org, environment): (&str, Option<EnvironmentId>),
+    keystore_id: &KeystoreId,
+    json: bool,
+) -> anyhow::Result<()> {
+    let mut conn = database.pool.acquire().await?;
+    let org_id = flowline_auth::find_organization(&mut conn, org).await?;
+    let tenant = flowline_webhooks::tenant_of_org(&mut conn, org_id, environment).await?;
+    flowline_keystores::definitions::delete(&mut conn, tenant, keystore_id).await?;
+    if json {
+        let deleted = json!({
+            "keystore_id": keystore_id,
+            "environment_id": tenant.environment_id,
+            "deleted": true,
+        });
+        println!("{deleted}");
+    } else {
+        println!(
+            "Keystore '{keystore_id}' removed from environment {}, with its entries.",
+            tenant.environment_id
+        );
     }
     Ok(())
 }

@@ -96,10 +96,21 @@ pub struct ServeSettings {
     /// Requests per window and client address for requests without valid credentials.
     #[arg(long, env = "FLOWLINE_ANONYMOUS_RATE_LIMIT", default_value_t = 600)]
     pub anonymous_rate_limit: u32,
+    /// Tasks that store small POST /v1/record requests; requests arriving together share one
+    /// statement and one commit (group commit). Each holds a connection besides the pool.
+    #[arg(long, env = "FLOWLINE_INGEST_FLUSHERS", default_value_t = 1)]
+    pub ingest_flushers: usize,
+    /// How long a shared ingest statement waits for a lock before its requests are stored
+    /// one by one on their own connections.
+    #[arg(long, env = "FLOWLINE_INGEST_LOCK_TIMEOUT_MS", default_value_t = 100)]
+    pub ingest_lock_timeout_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
+    /// Tables: create-table, list-tables, alter-table and delete-table.
+    #[command(flatten)]
+    Tables(crate::admin_tables::TableCommand),
     /// Create an organization with its default environment and keys.
     CreateOrg {
         #[arg(long)]
@@ -208,6 +219,58 @@ pub enum AdminCommand {
         /// The webhook's id.
         #[arg(long)]
         webhook: i64,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// Define a keystore: its name, the type of its values and the structure new keys start
+    /// with.
+    CreateKeystore {
+        /// The organization's name or id.
+        #[arg(long)]
+        org: String,
+        /// Environment id (default: the organization's default environment).
+        #[arg(long)]
+        environment: Option<i64>,
+        /// The keystore's name, as in /v1/keystore/{id}/{key}.
+        #[arg(long)]
+        id: String,
+        /// What its values are: json, xml or raw (any text).
+        #[arg(long = "type")]
+        data_type: String,
+        /// A file holding the empty structure new keys start with, of the keystore's type
+        /// (default: {} for json, <data/> for xml, nothing for raw).
+        #[arg(long)]
+        empty: Option<PathBuf>,
+        /// Print exactly one JSON object.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// List the keystores of an organization, in every environment.
+    ListKeystores {
+        /// The organization's name or id.
+        #[arg(long)]
+        org: String,
+        /// Print one JSON array.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// Remove a keystore and all its entries.
+    DeleteKeystore {
+        /// The organization's name or id.
+        #[arg(long)]
+        org: String,
+        /// Environment id (default: the organization's default environment).
+        #[arg(long)]
+        environment: Option<i64>,
+        /// The keystore's name.
+        #[arg(long)]
+        id: String,
         #[arg(long)]
         json: bool,
         #[command(flatten)]

@@ -4,7 +4,7 @@ use crate::config::ServeSettings;
 use crate::database;
 use anyhow::Context;
 use flowline_auth::{AuthConfig, AuthService};
-use flowline_gateway::{AppState, GatewayConfig};
+use flowline_gateway::{AppState, GatewayConfig, IngestSettings};
 use std::path::Path;
 use std::time::Duration;
 
@@ -50,6 +50,10 @@ fn gateway_config(settings: &ServeSettings) -> GatewayConfig {
             .admin_token
             .clone()
             .filter(|token| !token.is_empty()),
+        ingest: IngestSettings {
+            flushers: settings.ingest_flushers.max(1),
+            lock_timeout: Duration::from_millis(settings.ingest_lock_timeout_ms.max(1)),
+        },
     }
 }
 

@@ -119,7 +119,7 @@ pub async fn receive(
             flow: flow.name,
             uuid: None,
             execution_time: None,
-            records: vec![record],
+            records: vec![flowline_records::record_text(&record)?],
         },
     )
     .await?;

@@ -678,3 +678,173 @@ async fn another_organization_sees_and_changes_nothing() {
     assert_eq!(data, json!({"secret": 1}));
     assert_eq!(record_count(&app).await, 1);
 }
+
+/// With one flusher, holds the flow `FOR UPDATE` (as a status change does) so that the flusher
+/// blocks on its first request; the requests sent meanwhile wait together for it.
+async fn send_while_the_flow_is_held(
+    app: &TestApp,
+    flow: &str,
+    requests: Vec<reqwest::RequestBuilder>,
+) -> Vec<(u16, Value)> {
+    let mut held = app.pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM flows WHERE name = $1 FOR UPDATE")
+        .bind(flow)
+        .execute(&mut *held)
+        .await
+        .unwrap();
+    let mut sent = Vec::new();
+    for (index, request) in requests.into_iter().enumerate() {
+        sent.push(tokio::spawn(async move {
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), body(response).await)
+        }));
+        if index == 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    held.commit().await.unwrap();
+    let mut answers = Vec::new();
+    for request in sent {
+        answers.push(request.await.unwrap());
+    }
+    answers
+}
+
+async fn commits_holding(app: &TestApp, key: &str) -> i64 {
+    sqlx::query_scalar("SELECT count(DISTINCT xmin::text) FROM records WHERE data ? $1")
+        .bind(key)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn requests_arriving_together_share_a_commit_but_not_a_failure() {
+    let settings = Settings::default();
+    let app = spawn_app_with(Settings {
+        gateway: flowline_gateway::GatewayConfig {
+            // One flusher that waits for the held flow rather than handing the requests back.
+            ingest: flowline_gateway::IngestSettings {
+                flushers: 1,
+                lock_timeout: std::time::Duration::from_secs(20),
+            },
+            ..settings.gateway
+        },
+        ..settings
+    })
+    .await;
+    publish_flow(&app, onboarding()).await;
+    push_record(&app, "onboarding", &json!({"warm": true})).await;
+
+    let together = (0..20)
+        .map(|n| {
+            app.request(Method::POST, "/v1/record")
+                .header("X-Flow", "onboarding")
+                .json(&json!({"together": n}))
+        })
+        .collect();
+    let answers = send_while_the_flow_is_held(&app, "onboarding", together).await;
+    let mut ids = std::collections::BTreeSet::new();
+    for (n, (status, created)) in answers.iter().enumerate() {
+        assert_eq!(*status, 201, "{created}");
+        assert_eq!(created["resource"]["data_record"], json!({"together": n}));
+        ids.insert(created["resource"]["data_record_id"].to_string());
+    }
+    assert_eq!(ids.len(), 20, "each request gets its own record");
+    assert_eq!(
+        commits_holding(&app, "together").await,
+        2,
+        "the first request alone, then the nineteen that waited, in one transaction"
+    );
+
+    let shared_uuid = uuid::Uuid::new_v4().to_string();
+    let with_duplicates = (0..20)
+        .map(|n| {
+            let request = app
+                .request(Method::POST, "/v1/record")
+                .header("X-Flow", "onboarding");
+            let request = if n % 4 == 1 {
+                request.header("X-Uuid", &shared_uuid)
+            } else {
+                request
+            };
+            request.json(&json!({"apart": n}))
+        })
+        .collect();
+    let answers = send_while_the_flow_is_held(&app, "onboarding", with_duplicates).await;
+    let duplicates: Vec<_> = answers.iter().skip(1).step_by(4).collect();
+    let winners: Vec<_> = duplicates
+        .iter()
+        .filter(|(status, _)| *status == 201)
+        .collect();
+    assert_eq!(winners.len(), 1, "{duplicates:?}");
+    for (status, refused) in duplicates.iter().filter(|(status, _)| *status != 201) {
+        assert_eq!(*status, 409, "{refused}");
+        assert!(refused["message"].as_str().unwrap().contains(&shared_uuid));
+    }
+    for (n, (status, created)) in answers.iter().enumerate() {
+        if n % 4 != 1 {
+            assert_eq!(*status, 201, "request {n}: {created}");
+            assert_eq!(created["resource"]["data_record"], json!({"apart": n}));
+        }
+    }
+    let stored = app
+        .request(Method::GET, "/v1/record")
+        .header("X-Uuid", &shared_uuid)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        body(stored).await["resource"]["data_record"],
+        winners[0].1["resource"]["data_record"]
+    );
+    assert_eq!(
+        (record_count(&app).await, queue_count(&app).await),
+        (1 + 20 + 16, 1 + 20 + 16),
+        "nothing of the refused requests, everything of the others"
+    );
+}
+
+#[tokio::test]
+async fn a_request_the_flusher_cannot_lock_for_is_stored_on_its_own_connection() {
+    let app = spawn_app().await;
+    publish_flow(&app, onboarding()).await;
+    push_record(&app, "onboarding", &json!({"warm": true})).await;
+    let request = app
+        .request(Method::POST, "/v1/record")
+        .header("X-Flow", "onboarding")
+        .json(&json!({"waited": true}));
+    // Held for over a second, far beyond the flusher's lock timeout.
+    let answers = send_while_the_flow_is_held(&app, "onboarding", vec![request]).await;
+    assert_eq!(answers[0].0, 201, "{}", answers[0].1);
+    assert_eq!(
+        answers[0].1["resource"]["data_record"],
+        json!({"waited": true})
+    );
+    assert_eq!(record_count(&app).await, 2);
+}
+
+#[tokio::test]
+async fn json_that_postgresql_cannot_store_is_a_400_and_stores_nothing() {
+    let app = spawn_app().await;
+    publish_flow(&app, onboarding()).await;
+    for body in [
+        r#"{"a": "nul \u0000 inside"}"#,
+        r#"{"a": "lone \ud800 surrogate"}"#,
+        r#"[{"fine": 1}, {"a": "\u0000"}]"#,
+        r#"{"a": 1} trailing"#,
+    ] {
+        let response = app
+            .request(Method::POST, "/v1/record")
+            .header("X-Flow", "onboarding")
+            .header("Content-Type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 400, "{body}");
+        assert_error(response, 400, 400, "body").await;
+    }
+    assert_eq!(record_count(&app).await, 0);
+}

@@ -203,13 +203,19 @@ pub struct Literal {
 }
 
 /// A LIKE pattern: `%` any run of characters, `_` exactly one character, `\` makes the next
-/// character literal. Matching is case-sensitive, by Unicode scalar value, as PostgreSQL's
-/// `LIKE … ESCAPE '\'` does in a UTF-8 database.
+/// character literal. Characters are compared by Unicode scalar value, as PostgreSQL's
+/// `LIKE … ESCAPE '\'` does in a UTF-8 database; a pattern that ignores case folds only the
+/// ASCII letters `A`–`Z` (so `é` never matches `É`), which both back-ends can do identically
+/// whatever the database's locale.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LikePattern {
-    /// The pattern as PostgreSQL receives it.
+    /// The pattern as the client wrote it (for the case-sensitive operators, with their
+    /// wildcards escaped).
     pub source: String,
     pub tokens: Vec<LikeToken>,
+    /// Whether ASCII letters match either case: true for `LIKE`, false for `begins_with`,
+    /// `ends_with`, `contains` and their negations.
+    pub ascii_case_insensitive: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -220,8 +226,8 @@ pub enum LikeToken {
 }
 
 impl LikePattern {
-    /// Reads a client's LIKE pattern; `None` when it ends in a lone `\`, which PostgreSQL
-    /// refuses too.
+    /// Reads a client's LIKE pattern, which ignores ASCII case; `None` when it ends in a lone
+    /// `\`, which PostgreSQL refuses too.
     pub(crate) fn parse(source: &str) -> Option<LikePattern> {
         let mut tokens = Vec::new();
         let mut chars = source.chars();
@@ -236,7 +242,28 @@ impl LikePattern {
         Some(LikePattern {
             source: source.to_owned(),
             tokens,
+            ascii_case_insensitive: true,
         })
+    }
+
+    /// The pattern PostgreSQL receives: the source, with ASCII letters lowered when the pattern
+    /// ignores case (the compared text is lowered the same way). Lowering leaves `%`, `_` and
+    /// `\` alone, so the escapes keep their meaning.
+    pub fn sql_pattern(&self) -> String {
+        if self.ascii_case_insensitive {
+            self.source.to_ascii_lowercase()
+        } else {
+            self.source.clone()
+        }
+    }
+
+    /// Whether a pattern character accepts a text character.
+    pub(crate) fn char_matches(&self, wanted: char, found: char) -> bool {
+        if self.ascii_case_insensitive {
+            wanted.eq_ignore_ascii_case(&found)
+        } else {
+            wanted == found
+        }
     }
 
     /// A pattern for `begins_with`, `ends_with` or `contains`: the text with its wildcards
@@ -259,7 +286,11 @@ impl LikePattern {
             source.push('%');
             tokens.push(LikeToken::AnyRun);
         }
-        LikePattern { source, tokens }
+        LikePattern {
+            source,
+            tokens,
+            ascii_case_insensitive: false,
+        }
     }
 }
 

@@ -4,7 +4,9 @@
 
 use serde_json::Value;
 
-use super::ast::{Comparison, Condition, Entry, Group, LikeToken, Literal, Operand, Rule, Segment};
+use super::ast::{
+    Comparison, Condition, Entry, Group, LikePattern, LikeToken, Literal, Operand, Rule, Segment,
+};
 
 pub(super) fn group_matches(group: &Group, document: &Value) -> bool {
     let mut results = group.entries.iter().map(|entry| match entry {
@@ -56,7 +58,7 @@ fn operand_matches(operand: &Operand, value: Option<&Value>) -> bool {
             .iter()
             .any(|item| compare(Comparison::Eq, value, item)),
         Operand::Pattern(pattern) => {
-            matches!(value, Value::String(text) if like(&pattern.tokens, text))
+            matches!(value, Value::String(text) if like(pattern, text))
         }
     }
 }
@@ -93,7 +95,8 @@ fn is_empty(value: Option<&Value>) -> bool {
 
 /// LIKE by the classic wildcard walk: on a mismatch, go back to the last `%` and let it take
 /// one more character. Linear in practice, O(pattern × text) at worst, and both are bounded.
-fn like(tokens: &[LikeToken], text: &str) -> bool {
+fn like(pattern: &LikePattern, text: &str) -> bool {
+    let tokens = pattern.tokens.as_slice();
     let chars: Vec<char> = text.chars().collect();
     let (mut token, mut at) = (0, 0);
     // Where to resume after the last `%`: the token after it and the character it stopped at.
@@ -108,7 +111,7 @@ fn like(tokens: &[LikeToken], text: &str) -> bool {
                 token += 1;
                 at += 1;
             }
-            Some(LikeToken::Char(wanted)) if *wanted == chars[at] => {
+            Some(LikeToken::Char(wanted)) if pattern.char_matches(*wanted, chars[at]) => {
                 token += 1;
                 at += 1;
             }
@@ -136,13 +139,16 @@ mod tests {
         let Some(pattern) = LikePattern::parse(pattern) else {
             panic!("valid pattern {pattern:?}")
         };
-        like(&pattern.tokens, text)
+        like(&pattern, text)
     }
 
     #[test]
     fn like_follows_postgresql() {
         assert!(matches("lond%", "london"));
-        assert!(!matches("lond%", "London"), "LIKE is case-sensitive");
+        assert!(matches("lond%", "London"), "LIKE ignores ASCII case");
+        assert!(matches("LOND_N", "london"));
+        assert!(!matches("é%", "É"), "only ASCII letters fold");
+        assert!(!matches("\\%", "|"), "folding never touches the escape");
         assert!(matches("%", ""));
         assert!(matches("%%", "abc"));
         assert!(!matches("_", ""));
@@ -166,7 +172,10 @@ mod tests {
     fn begins_ends_contains_escape_wildcards() {
         let pattern = LikePattern::around("5%_\\", true, true);
         assert_eq!(pattern.source, "%5\\%\\_\\\\%");
-        assert!(like(&pattern.tokens, "x5%_\\y"));
-        assert!(!like(&pattern.tokens, "x5abc\\y"));
+        assert!(like(&pattern, "x5%_\\y"));
+        assert!(!like(&pattern, "x5abc\\y"));
+        let begins = LikePattern::around("Lon", false, true);
+        assert!(like(&begins, "London"));
+        assert!(!like(&begins, "london"), "begins_with stays case-sensitive");
     }
 }

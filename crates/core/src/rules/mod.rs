@@ -30,8 +30,13 @@
 //!   order; `COLLATE "C"` in SQL). Booleans, null, arrays and objects never order.
 //! - `between [a, b]`: `>= a` and `<= b`, bounds taken as given (not swapped).
 //! - `in [v, …]`: `=` with any element.
-//! - `LIKE`, `begins_with`, `ends_with`, `contains`: stored strings only, case-sensitive.
-//!   In LIKE, `%` matches any run, `_` one character, `\` escapes the next character.
+//! - `LIKE`, `begins_with`, `ends_with`, `contains`: stored strings only. In LIKE, `%`
+//!   matches any run, `_` one character, `\` escapes the next character, and ASCII letters
+//!   match either case (`lond%` matches `London`, as the reference's keystore example has it);
+//!   other characters, `é`/`É` included, compare exactly — one folding that the evaluator and
+//!   PostgreSQL (`lower(… COLLATE "C")`) share whatever the database's locale.
+//!   `begins_with`, `ends_with` and `contains` take their value literally and are
+//!   case-sensitive.
 //! - `is_empty`: the field is missing, null, `""`, `[]` or `{}`.
 //!
 //! A missing field, or a value of another type, makes a positive operator false. Each negated
@@ -44,7 +49,8 @@
 //! NULL as the missing field, after the literal is converted to the column's type (a literal
 //! that does not fit is a 400 naming the rule's value): a text column takes a number or a
 //! boolean as its JSON text, a number column takes numeric strings, booleans are only
-//! compared with `=`, `!=`, `in` and `not_in`, the LIKE family needs a text column, and
+//! compared with `=`, `!=`, `in` and `not_in`, the LIKE family needs a text column (and
+//! folds case as above), and
 //! `is_empty` is NULL (or `''` for text).
 //!
 //! A document is parsed leniently where the reference is: `condition` defaults to AND and is

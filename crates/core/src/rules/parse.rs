@@ -226,7 +226,7 @@ fn literal(value: &Value, location: &str) -> Result<Literal> {
         Value::Bool(boolean) => literal.boolean = Some(*boolean),
         Value::Number(number) => literal.number = number.as_f64().filter(|n| n.is_finite()),
         Value::String(text) => {
-            check_length(text, location)?;
+            check_text(text, location)?;
             literal.number = json_number(text);
             literal.boolean = match text.as_str() {
                 "true" => Some(true),
@@ -252,15 +252,22 @@ fn text<'a>(operator: Operator, value: &'a Value, location: &str) -> Result<&'a 
             format!("operator '{operator}' needs a string"),
         ));
     };
-    check_length(text, location)?;
+    check_text(text, location)?;
     Ok(text)
 }
 
-fn check_length(text: &str, location: &str) -> Result<()> {
+/// A text value must fit the bounds and PostgreSQL's `text`, which holds no U+0000.
+fn check_text(text: &str, location: &str) -> Result<()> {
     if text.len() > MAX_VALUE_BYTES {
         return Err(Error::invalid_field(
             location,
             format!("a value is at most {MAX_VALUE_BYTES} bytes long"),
+        ));
+    }
+    if text.contains('\0') {
+        return Err(Error::invalid_field(
+            location,
+            "a value cannot hold the character U+0000",
         ));
     }
     Ok(())

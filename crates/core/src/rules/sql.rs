@@ -12,7 +12,7 @@ mod column;
 pub use column::ColumnType;
 
 use super::FieldPath;
-use super::ast::{Comparison, Condition, Entry, Group, Literal, Operand, Rule};
+use super::ast::{Comparison, Condition, Entry, Group, LikePattern, Literal, Operand, Rule};
 use crate::{Error, Result};
 
 /// A value to bind, in placeholder order. The caller binds each as the matching SQL type
@@ -186,8 +186,7 @@ where
             }
             Operand::List(items) => self.json_in(items, json),
             Operand::Pattern(pattern) => {
-                let pattern = self.bind(SqlParam::Text(pattern.source.clone()));
-                let like = format!("{} LIKE {pattern} ESCAPE E'\\\\'", json.text);
+                let like = self.like(&json.text, pattern);
                 case_by_type(&json.value, vec![("string", like)])
             }
         }
@@ -249,6 +248,19 @@ where
             arms.push(("null", "TRUE".to_owned()));
         }
         case_by_type(&json.value, arms)
+    }
+
+    /// `text LIKE pattern`, the text's ASCII letters lowered when the pattern ignores case (its
+    /// own are lowered before binding). `lower` under `COLLATE "C"` folds exactly `A`–`Z`,
+    /// whatever the database's locale, as the evaluator does.
+    fn like(&mut self, text: &str, pattern: &LikePattern) -> String {
+        let placeholder = self.bind(SqlParam::Text(pattern.sql_pattern()));
+        let text = if pattern.ascii_case_insensitive {
+            format!("lower({text} COLLATE \"C\")")
+        } else {
+            text.to_owned()
+        };
+        format!("{text} LIKE {placeholder} ESCAPE E'\\\\'")
     }
 
     /// Placeholders for the distinct booleans of a list (at most two), or `None`.

@@ -1,8 +1,11 @@
 pub mod admin;
 pub mod auth;
 pub mod flowdiagram;
+pub mod keystores;
 pub mod options;
 pub mod record_queries;
 pub mod records;
 pub mod schema;
+pub mod table_definitions;
+pub mod tables;
 pub mod webhooks;

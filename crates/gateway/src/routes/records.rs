@@ -4,7 +4,7 @@
 use crate::authn::{Auth, RecordRead, RecordWrite};
 use crate::error::ApiError;
 use crate::params::{Param, Params};
-use crate::payload::Body;
+use crate::payload::{Body, RecordsBody};
 use crate::reply::Reply;
 use crate::state::AppState;
 use axum::extract::{Path, State};
@@ -12,6 +12,7 @@ use flowline_core::Error;
 use flowline_core::time::{api_date, atom, parse_atom};
 use flowline_records::{HistoryEntry, Ingested, NewRecords, RecordView};
 use http::StatusCode;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -54,39 +55,38 @@ pub async fn create(
     State(state): State<AppState>,
     Auth(principal, ..): Auth<RecordWrite>,
     params: Params,
-    Body(body): Body,
+    RecordsBody { single, records }: RecordsBody,
 ) -> Result<Reply, ApiError> {
     let (_, flow) = params.require(FLOW)?;
-    let single = !body.is_array();
-    let records = match body {
-        Value::Array(records) => records,
-        record => vec![record],
-    };
     let request = NewRecords {
         flow: flow.to_owned(),
         uuid: params.uuid(UUID)?,
         execution_time: execution_time(&params)?,
         records,
     };
-    // Outside a transaction: the records commit with the one statement that stores them.
-    let mut conn = state.pool().acquire().await?;
-    let ingested = flowline_records::ingest(
-        &mut conn,
-        principal.tenant(),
-        Some(principal.app_id),
-        state.schemas(),
-        &request,
-    )
-    .await?;
-    Ok(Reply::short(
+    let ingested = state
+        .ingestor()
+        .ingest(
+            principal.tenant(),
+            Some(principal.app_id),
+            state.schemas(),
+            &request,
+        )
+        .await?;
+    Ok(Reply::short_text(
         StatusCode::CREATED,
-        created(&ingested, request.records, single),
+        created(&ingested, &request.records, single)?,
         "Data Record is created successfully",
     ))
 }
 
 /// The documented 201 body; an array of records answers with arrays of ids, uuids and data.
-fn created(ingested: &Ingested, mut records: Vec<Value>, single: bool) -> Value {
+/// The records are echoed as the JSON text they arrived in.
+fn created(
+    ingested: &Ingested,
+    records: &[Box<RawValue>],
+    single: bool,
+) -> Result<Box<RawValue>, ApiError> {
     let ids = ingested
         .records
         .iter()
@@ -95,30 +95,45 @@ fn created(ingested: &Ingested, mut records: Vec<Value>, single: bool) -> Value 
         .records
         .iter()
         .map(|record| record.uuid.to_string());
-    let (data_record_id, uuid, data_record) = match records.pop() {
-        Some(record) if single => (
-            json!(ids.collect::<String>()),
-            json!(uuids.collect::<String>()),
-            record,
-        ),
-        last => {
-            records.extend(last);
-            (
-                json!(ids.collect::<Vec<_>>()),
-                json!(uuids.collect::<Vec<_>>()),
-                Value::Array(records),
-            )
-        }
+    let records = records.iter().map(|record| &**record);
+    let resource = Created {
+        flow_id: ingested.flow_id.to_string(),
+        flow_name: &ingested.flow_name,
+        data_record_id: OneOrMany::new(single, ids),
+        uuid: OneOrMany::new(single, uuids),
+        status: ingested.status.code().to_string(),
+        data_record: OneOrMany::new(single, records),
     };
-    // Moved into the map rather than through `json!`, which would deep-copy the records.
-    let mut resource = serde_json::Map::new();
-    resource.insert("flow_id".into(), ingested.flow_id.to_string().into());
-    resource.insert("flow_name".into(), ingested.flow_name.clone().into());
-    resource.insert("data_record_id".into(), data_record_id);
-    resource.insert("uuid".into(), uuid);
-    resource.insert("status".into(), ingested.status.code().to_string().into());
-    resource.insert("data_record".into(), data_record);
-    Value::Object(resource)
+    serde_json::to_string(&resource)
+        .and_then(RawValue::from_string)
+        .map_err(|error| ApiError(Error::internal(format!("encoding the 201 body: {error}"))))
+}
+
+#[derive(serde::Serialize)]
+struct Created<'a> {
+    flow_id: String,
+    flow_name: &'a str,
+    data_record_id: OneOrMany<String>,
+    uuid: OneOrMany<String>,
+    status: String,
+    data_record: OneOrMany<&'a RawValue>,
+}
+
+/// A value for a single record, an array for an array of them.
+#[derive(serde::Serialize)]
+#[serde(untagged)]
+enum OneOrMany<T> {
+    One(T),
+    Many(Vec<T>),
+}
+
+impl<T> OneOrMany<T> {
+    fn new(single: bool, mut items: impl Iterator<Item = T>) -> OneOrMany<T> {
+        match items.next() {
+            Some(first) if single => OneOrMany::One(first),
+            first => OneOrMany::Many(first.into_iter().chain(items).collect()),
+        }
+    }
 }
 
 /// The documented body of `GET /v1/record`.

@@ -150,10 +150,22 @@ fn in_matches_any_element_by_equality() {
 }
 
 #[test]
-fn like_is_case_sensitive_with_percent_and_underscore() {
+fn like_ignores_ascii_case_with_percent_and_underscore() {
     assert!(matches("name", "LIKE", json!("Lond%")));
     assert!(matches("name", "like", json!("L_ndon")));
-    assert!(!matches("name", "LIKE", json!("lond%")), "case-sensitive");
+    assert!(
+        matches("name", "LIKE", json!("lond%")),
+        "ASCII case is ignored"
+    );
+    assert!(matches("name", "LIKE", json!("LONDON")));
+    assert!(
+        matches("city", "LIKE", json!("sãO%")),
+        "São: S and o fold, ã is compared exactly"
+    );
+    assert!(
+        !matches("city", "LIKE", json!("SÃO%")),
+        "non-ASCII letters never fold"
+    );
     assert!(
         !matches("name", "LIKE", json!("Lond")),
         "no implicit wildcard"

@@ -71,14 +71,17 @@ fn key() -> impl Strategy<Value = String> {
 }
 
 /// Mostly strings from a small pool, so that literals often equal stored values, and now and
-/// then anything over an alphabet of LIKE's special characters and non-ASCII.
+/// then anything over an alphabet of LIKE's special characters, both cases of ASCII and
+/// non-ASCII letters (LIKE folds the first and not the second), and `|`, which differs from `\`
+/// by the bit that tells ASCII cases apart.
 fn short_text() -> impl Strategy<Value = String> {
     let pool = vec![
-        "", "a", "ab", "A", "é", "a%", "_", "\\", "1", "10", "-2", "0.5", "true",
+        "", "a", "ab", "A", "aB", "Ab", "é", "É", "a%", "_", "\\", "|", "1", "10", "-2", "0.5",
+        "true", "TRUE",
     ];
     prop_oneof![
         4 => proptest::sample::select(pool).prop_map(str::to_owned),
-        1 => "[ab%_\\\\Aé ]{0,3}",
+        1 => "[abB%_\\\\|AéÉ ]{0,3}",
     ]
 }
 
@@ -160,7 +163,10 @@ fn like_pattern() -> impl Strategy<Value = String> {
         Just("a"),
         Just("b"),
         Just("A"),
+        Just("B"),
         Just("é"),
+        Just("É"),
+        Just("|"),
         Just("1"),
         Just("%"),
         Just("_"),
@@ -168,6 +174,7 @@ fn like_pattern() -> impl Strategy<Value = String> {
         Just("\\_"),
         Just("\\\\"),
         Just("\\a"),
+        Just("\\A"),
     ];
     proptest::collection::vec(token, 0..4).prop_map(|tokens| tokens.concat())
 }
@@ -378,6 +385,11 @@ fn typed_columns_compare_natively() {
             (rule("seen", "=", json!("2016-05-03 11:47:38")), vec![1]),
             (rule("name", "<", json!("a")), vec![1, 3, 4]),
             (rule("name", "LIKE", json!("%50\\%")), vec![4]),
+            (rule("name", "LIKE", json!("ANN")), vec![1]),
+            (rule("name", "LIKE", json!("B%")), vec![2]),
+            (rule("name", "LIKE", json!("zOë%")), vec![4]),
+            (rule("name", "LIKE", json!("ZOË%")), vec![]),
+            (rule("name", "begins_with", json!("B")), vec![]),
             (rule("name", "contains", json!("%")), vec![4]),
             (rule("name", "begins_with", json!("b")), vec![2]),
             (rule("name", "not_ends_with", json!("n")), vec![2, 3, 4]),

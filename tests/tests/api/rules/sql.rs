@@ -65,6 +65,17 @@ fn quotes_and_wildcards_in_values_are_bound_not_spliced() {
 }
 
 #[test]
+fn like_lowers_ascii_on_both_sides_and_the_literal_operators_do_not() {
+    let like = jsonb(&rule("name", "LIKE", json!("Lond\\_%")), 1);
+    assert_eq!(like.params[0], SqlParam::Text("lond\\_%".into()));
+    let folded = "lower((t.doc #>> $2::text[]) COLLATE \"C\") LIKE $1::text ESCAPE E'\\\\'";
+    assert!(like.sql.contains(folded), "{}", like.sql);
+    let begins = jsonb(&rule("name", "begins_with", json!("Lon")), 1);
+    assert_eq!(begins.params[0], SqlParam::Text("Lon%".into()));
+    assert!(!begins.sql.contains("lower"), "{}", begins.sql);
+}
+
+#[test]
 fn negations_wrap_the_positive_predicate() {
     let filter = jsonb(&rule("a", "not_in", json!([1, "b", true, null])), 1);
     assert_eq!(
@@ -120,17 +131,20 @@ fn typed_columns_are_whitelisted_and_literals_converted() {
         "where.rules[0].field: unknown column 'salary'"
     );
     let filter = typed(&rule("age", ">", json!("35"))).unwrap();
-    assert_eq!(filter.sql, "COALESCE((r.\"age\") > $1::int8, FALSE)");
+    assert_eq!(
+        filter.sql,
+        "((r.\"age\") IS NOT NULL AND (r.\"age\") > $1::int8)"
+    );
     assert_eq!(filter.params, [SqlParam::Int(35)]);
     let filter = typed(&rule("name", "<", json!("M"))).unwrap();
     assert_eq!(
         filter.sql,
-        "COALESCE((r.\"name\") COLLATE \"C\" < $1::text, FALSE)"
+        "((r.\"name\") IS NOT NULL AND (r.\"name\") COLLATE \"C\" < $1::text)"
     );
     let filter = typed(&rule("seen", ">=", json!("2016-05-03 11:47:38"))).unwrap();
     assert_eq!(
         filter.sql,
-        "COALESCE((r.\"seen\") >= $1::text::timestamptz, FALSE)"
+        "((r.\"seen\") IS NOT NULL AND (r.\"seen\") >= $1::text::timestamptz)"
     );
     assert_eq!(
         filter.params,

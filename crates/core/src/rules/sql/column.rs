@@ -80,11 +80,13 @@ where
                         "operator '{operator}' works on text columns only"
                     )));
                 }
-                let pattern = self.bind(SqlParam::Text(pattern.source.clone()));
-                format!("{column} LIKE {pattern} ESCAPE E'\\\\'")
+                self.like(column, pattern)
             }
         };
-        Ok(format!("COALESCE({predicate}, FALSE)"))
+        // Never NULL (the column is tested first, and no bound value is NULL), and unlike
+        // COALESCE it leaves `column op value` visible to the planner, so that an index on the
+        // column can serve it.
+        Ok(format!("({column} IS NOT NULL AND {predicate})"))
     }
 
     /// Binds a literal converted to a column's type; returns its placeholder, with a cast

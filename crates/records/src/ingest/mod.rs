@@ -7,7 +7,12 @@ use flowline_db::PgConnection;
 use flowline_flows::store as flows;
 use flowline_schemas::{SchemaCache, SchemaState};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use uuid::Uuid;
+
+mod coalesce;
+
+pub use coalesce::{COALESCE_BELOW, IngestSettings, Ingestor, MAX_COALESCED_RECORDS};
 
 /// The most records one request may carry.
 pub const MAX_RECORDS_PER_REQUEST: usize = 1000;
@@ -21,8 +26,9 @@ pub struct NewRecords {
     pub uuid: Option<Uuid>,
     /// When to run them; `None` or a past time means now.
     pub execution_time: Option<DateTime<Utc>>,
-    /// Each one a record's data.
-    pub records: Vec<Value>,
+    /// Each one a record's data: a JSON object, as text. Kept as the client sent it, so that
+    /// a record is parsed into a tree only when a data schema must check it.
+    pub records: Vec<Box<RawValue>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +66,7 @@ pub async fn ingest(
 ) -> Result<Ingested, Error> {
     check_shape(request)?;
     let uuids = uuids_for(request);
+    let texts = json_texts(&request.records);
     let (status, next_run_at) = schedule(request.execution_time, Utc::now());
     // The state this process last saw may be stale: only a refusal by a freshly read schema is
     // final, and the statement itself checks the version of the schema that accepted them.
@@ -75,17 +82,19 @@ pub async fn ingest(
             }
             continue;
         }
-        let insert = Insert {
+        let target = Target {
             tenant,
             actor,
-            flow: &request.flow,
+            flow: request.flow.clone(),
             schema_version: state.version,
             status,
             next_run_at,
-            uuids: &uuids,
-            records: &request.records,
         };
-        if let Some(ingested) = insert.run(&mut *conn).await? {
+        let records = Batch {
+            uuids: &uuids,
+            texts: &texts,
+        };
+        if let Some(ingested) = target.insert(&mut *conn, &records).await? {
             return Ok(ingested);
         }
         explain_refusal(&mut *conn, tenant, &request.flow).await?;
@@ -98,9 +107,28 @@ pub async fn ingest(
 /// How often the records are tried against a flow or schema that changes under them.
 const MAX_ATTEMPTS: usize = 4;
 
+/// The records as JSON text, as PostgreSQL reads them into `jsonb`.
+fn json_texts(records: &[Box<RawValue>]) -> Vec<&str> {
+    records.iter().map(|record| record.get()).collect()
+}
+
+/// A record as text, for callers that hold it as a tree.
+pub fn record_text(record: &Value) -> Result<Box<RawValue>, Error> {
+    serde_json::value::to_raw_value(record)
+        .map_err(|error| Error::internal(format!("a record did not serialize: {error}")))
+}
+
+/// Checks the records against the data schema, if the environment has one; only then are
+/// they parsed into trees.
 fn validate(request: &NewRecords, schema: &SchemaState) -> Result<(), Error> {
+    if schema.compiled.is_none() {
+        return Ok(());
+    }
     for (index, record) in request.records.iter().enumerate() {
-        schema.validate(&record_field(request, index), record)?;
+        let field = record_field(request, index);
+        let tree: Value = serde_json::from_str(record.get())
+            .map_err(|error| Error::invalid_field(&field, format!("malformed JSON: {error}")))?;
+        schema.validate(&field, &tree)?;
     }
     Ok(())
 }
@@ -142,7 +170,7 @@ fn check_shape(request: &NewRecords) -> Result<(), Error> {
         ));
     }
     for (index, record) in request.records.iter().enumerate() {
-        if !record.is_object() {
+        if !record.get().trim_start().starts_with('{') {
             return Err(Error::invalid_field(
                 &record_field(request, index),
                 "must be a JSON object",
@@ -179,15 +207,23 @@ fn schedule(
     }
 }
 
-struct Insert<'a> {
-    tenant: Tenant,
-    actor: Option<AppId>,
-    flow: &'a str,
-    schema_version: Option<DateTime<Utc>>,
-    status: RecordStatus,
-    next_run_at: Option<DateTime<Utc>>,
-    uuids: &'a [Uuid],
-    records: &'a [Value],
+/// Where records go and how they are queued: everything about an insert but the records.
+/// Requests that agree on all of it can share one statement.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) struct Target {
+    pub(crate) tenant: Tenant,
+    pub(crate) actor: Option<AppId>,
+    pub(crate) flow: String,
+    /// The version of the data schema the records were validated against.
+    pub(crate) schema_version: Option<DateTime<Utc>>,
+    pub(crate) status: RecordStatus,
+    pub(crate) next_run_at: Option<DateTime<Utc>>,
+}
+
+/// The records of one insert: their uuids and their JSON texts, index for index.
+pub(crate) struct Batch<'a> {
+    pub(crate) uuids: &'a [Uuid],
+    pub(crate) texts: &'a [&'a str],
 }
 
 #[derive(sqlx::FromRow)]
@@ -198,14 +234,18 @@ struct InsertedRow {
     flow_name: String,
 }
 
-impl Insert<'_> {
+impl Target {
     /// One statement for the whole batch: the records and their queue entries, if the flow
     /// accepts records and the schema is still the validated one; `None` otherwise.
     ///
     /// The flow row is locked `FOR KEY SHARE`: deleting the flow or changing its status locks
     /// it `FOR UPDATE`, so either waits for these records to commit, or, having committed
     /// first, is seen by this statement when the lock is granted (the row is re-read then).
-    async fn run(&self, conn: &mut PgConnection) -> Result<Option<Ingested>, Error> {
+    pub(crate) async fn insert(
+        &self,
+        conn: &mut PgConnection,
+        batch: &Batch<'_>,
+    ) -> Result<Option<Ingested>, Error> {
         let rows: Result<Vec<InsertedRow>, sqlx::Error> = sqlx::query_as(concat!(
             "WITH flow AS (",
             " SELECT flow_id, name, status, current_version FROM flows",
@@ -219,8 +259,9 @@ impl Insert<'_> {
             " new AS (",
             " INSERT INTO records (org_id, environment_id, uuid, flow_id, flow_version, data,",
             "  status, created_by, next_run_at)",
-            " SELECT $1, $2, t.uuid, target.flow_id, target.current_version, t.data, $6, $7, $8",
-            " FROM target, unnest($9::uuid[], $10::jsonb[]) AS t(uuid, data)",
+            " SELECT $1, $2, t.uuid, target.flow_id, target.current_version, t.data::jsonb,",
+            "  $6, $7, $8",
+            " FROM target, unnest($9::uuid[], $10::text[]) AS t(uuid, data)",
             " RETURNING org_id, record_id, environment_id, flow_id, uuid),",
             " queued AS (",
             " INSERT INTO record_queue (org_id, record_id, environment_id, flow_id, next_run_at)",
@@ -230,20 +271,23 @@ impl Insert<'_> {
         ))
         .bind(self.tenant.org_id)
         .bind(self.tenant.environment_id)
-        .bind(self.flow)
+        .bind(&self.flow)
         .bind(self.flow.parse::<i64>().ok())
         .bind(self.schema_version)
         .bind(self.status.code())
         .bind(self.actor)
         .bind(self.next_run_at)
-        .bind(self.uuids)
-        .bind(self.records)
+        .bind(batch.uuids)
+        .bind(batch.texts)
         .fetch_all(conn)
         .await;
         let rows = rows.map_err(|error| {
+            if let Some(problem) = unstorable_json(&error) {
+                return Error::invalid_field("body", problem);
+            }
             let error = Error::from(error);
             if error.is_unique_violation("records_uuid_key") {
-                duplicate_uuid(self.uuids)
+                duplicate_uuid(batch.uuids)
             } else {
                 error
             }
@@ -260,9 +304,20 @@ impl Insert<'_> {
             flow_id,
             flow_name,
             status: self.status,
-            records: in_request_order(self.uuids, inserted)?,
+            records: in_request_order(batch.uuids, inserted)?,
         }))
     }
+}
+
+/// PostgreSQL's reason for refusing a record's JSON that the parser let through: `jsonb`
+/// holds no U+0000 and no lone surrogate.
+fn unstorable_json(error: &sqlx::Error) -> Option<String> {
+    let sqlx::Error::Database(database) = error else {
+        return None;
+    };
+    // invalid_text_representation, untranslatable_character
+    matches!(database.code().as_deref(), Some("22P02" | "22P05"))
+        .then(|| format!("cannot be stored as JSON: {}", database.message()))
 }
 
 fn duplicate_uuid(uuids: &[Uuid]) -> Error {
@@ -304,7 +359,10 @@ mod tests {
             flow: "f".into(),
             uuid,
             execution_time: None,
-            records,
+            records: records
+                .iter()
+                .filter_map(|record| record_text(record).ok())
+                .collect(),
         }
     }
 
