@@ -8,6 +8,7 @@
 //! settings, apart from an unthrottled application. It never connects to a database it did not
 //! start.
 
+mod execute;
 mod ingest;
 mod keystore;
 mod load;
@@ -53,6 +54,8 @@ enum Command {
     Keystore(keystore::KeystoreArgs),
     /// Table search latency over a large table, on indexed and unindexed columns.
     Tables(tables::TablesArgs),
+    /// The scheduler: records executed per second, light-load latency, and the raw ceiling.
+    Execute(execute::ExecuteArgs),
 }
 
 #[derive(Debug, Args)]
@@ -112,6 +115,7 @@ fn main() -> anyhow::Result<()> {
         Command::Ingest(args) => ingest_command(args),
         Command::Keystore(args) => keystore::command(args),
         Command::Tables(args) => tables::command(args),
+        Command::Execute(args) => execute::command(args),
     }
 }
 

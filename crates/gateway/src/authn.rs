@@ -22,8 +22,9 @@ use std::net::{IpAddr, Ipv4Addr};
 #[derive(Debug, Clone)]
 struct Authentication(Option<Result<Authenticated, (ErrorKind, String)>>);
 
-/// SOAP messages carry their credentials in the envelope: the SOAP endpoint authenticates and
-/// charges the rate limit itself, once it has read them.
+/// SOAP messages carry their credentials in the envelope: the SOAP endpoint (and the WSDLs beside
+/// it) authenticates and charges the rate limit itself, once it has read them. Only `OPTIONS`
+/// and methods the path lacks are charged here.
 pub(crate) const SOAP_PATH: &str = "/v1/soap";
 
 /// Paths whose handlers read client credentials themselves (the token calls).
@@ -43,7 +44,11 @@ pub async fn authenticate(
         .get::<ClientIp>()
         .map_or(IpAddr::V4(Ipv4Addr::LOCALHOST), |ip| ip.0);
     let path = request.uri().path();
-    if path == SOAP_PATH {
+    let soap_handled = matches!(
+        *request.method(),
+        http::Method::POST | http::Method::GET | http::Method::HEAD
+    );
+    if path == SOAP_PATH && soap_handled {
         return next.run(request).await;
     }
     let outcome = if path.starts_with("/v1/") && !SELF_AUTHENTICATING.contains(&path) {

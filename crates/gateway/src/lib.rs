@@ -32,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use flowline_core::{Error, ErrorKind};
 use http::Method;
 use routes::{
-    admin, auth, flowdiagram, keystores, options, record_queries, records, schema,
+    admin, auth, flowdiagram, keystores, metrics, options, record_queries, records, schema, soap,
     table_definitions, tables, webhooks,
 };
 use std::future::Future;
@@ -201,6 +201,18 @@ fn public_api() -> Catalog<AppState> {
             "/v1/record/movetoflow",
             "Moves data records to another flow.",
             record_queries::move_to_flow,
+        )
+        .route(
+            Method::POST,
+            "/v1/soap",
+            "The SOAP 1.1/1.2 endpoint: the eleven operations of the Flowize SOAP API.",
+            soap::call,
+        )
+        .route(
+            Method::GET,
+            "/v1/soap",
+            "Serves the WSDL: ?wsdl (rpc/encoded) or ?wsdl=literal (document/literal wrapped).",
+            soap::wsdl,
         )
         .route(
             Method::GET,
@@ -427,6 +439,12 @@ fn admin_api() -> Catalog<AppState> {
             "/admin/v1/orgs/{org}/keystores/{keystore_id}",
             "Removes a keystore of an organization, with its entries.",
             keystores::admin_delete,
+        )
+        .route(
+            Method::GET,
+            "/metrics",
+            "Exports the scheduler's metrics in the Prometheus text format.",
+            metrics::metrics,
         )
 }
 

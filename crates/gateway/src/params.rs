@@ -45,6 +45,18 @@ impl Param {
 }
 
 impl Params {
+    /// Parameters given as URL parameters, by their URL names: how the SOAP endpoint hands
+    /// an envelope's fields to the handler of its REST twin.
+    pub fn from_url_parameters<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Params {
+        Params {
+            headers: HeaderMap::new(),
+            query: pairs
+                .into_iter()
+                .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                .collect(),
+        }
+    }
+
     /// The parameter's trimmed, non-empty value, with the name it came under: the header's
     /// if the header is present, otherwise the URL parameter's.
     pub fn get(&self, param: Param) -> Option<(&'static str, &str)> {

@@ -26,6 +26,8 @@ pub enum Command {
     /// Create organizations and applications.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Run only the scheduler's workers (no HTTP), on the same database as the servers.
+    Worker(WorkerSettings),
 }
 
 #[derive(Debug, Args)]
@@ -56,6 +58,30 @@ pub struct DatabaseSettings {
     pub db_max_connections: u32,
 }
 
+/// `flowline worker`: the scheduler alone.
+#[derive(Debug, Args)]
+pub struct WorkerSettings {
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+    #[command(flatten)]
+    pub scheduler: SchedulerSettings,
+}
+
+/// The scheduler's settings, shared by `flowline serve` and `flowline worker`.
+#[derive(Debug, Args)]
+pub struct SchedulerSettings {
+    /// Records run at once in this process (default: the CPU count; 0 in `serve`: none).
+    #[arg(long, env = "FLOWLINE_WORKERS")]
+    pub workers: Option<usize>,
+    /// Loopback, private or link-local networks that `http` steps may call (comma-separated
+    /// CIDR list); all others of those are refused.
+    #[arg(long, env = "FLOWLINE_HTTP_ALLOW", value_delimiter = ',')]
+    pub http_allow: Vec<ipnet::IpNet>,
+    /// Days the step log of record runs is kept (pruned every 10 minutes); 0 keeps it forever.
+    #[arg(long, env = "FLOWLINE_STEP_LOG_RETENTION_DAYS", default_value_t = 30)]
+    pub step_log_retention_days: u64,
+}
+
 #[derive(Debug, Args)]
 pub struct ServeSettings {
     /// Address to listen on.
@@ -63,6 +89,8 @@ pub struct ServeSettings {
     pub listen: SocketAddr,
     #[command(flatten)]
     pub database: DatabaseSettings,
+    #[command(flatten)]
+    pub scheduler: SchedulerSettings,
     /// Key that signs access tokens; generated into the data dir when unset.
     #[arg(long, env = "FLOWLINE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,

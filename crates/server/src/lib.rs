@@ -8,6 +8,7 @@ mod admin_tables;
 mod config;
 mod database;
 mod serve;
+mod worker;
 
 use clap::Parser;
 use config::{Cli, Command};
@@ -27,6 +28,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(serve) => serve::run(serve).await,
         Command::Migrate(database) => database::migrate_only(&database).await,
         Command::Admin(command) => admin::run(command).await,
+        Command::Worker(settings) => worker::run(settings).await,
     }
 }
 

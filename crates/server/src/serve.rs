@@ -24,7 +24,17 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     println!("Flowline listening on http://{address}");
     println!("Database: {}", database.description);
     tracing::info!(listen.address = %address, "serving");
+    let scheduler = crate::worker::start(
+        &database.pool,
+        settings.scheduler.workers,
+        settings.scheduler.http_allow.clone(),
+        crate::worker::retention(settings.scheduler.step_log_retention_days),
+    );
     let served = flowline_gateway::serve(listener, state, shutdown_signal()).await;
+    if let Some(scheduler) = scheduler {
+        tracing::info!("stopping the scheduler");
+        scheduler.shutdown().await;
+    }
     tracing::info!("stopped accepting requests; closing the database");
     database.close().await?;
     served.context("serving HTTP")
@@ -101,7 +111,7 @@ fn load_or_create_key(path: &Path) -> anyhow::Result<Vec<u8>> {
     Ok(key.to_vec())
 }
 
-async fn shutdown_signal() {
+pub(crate) async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

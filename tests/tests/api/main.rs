@@ -16,6 +16,8 @@ mod record_queue;
 mod record_search;
 mod records;
 mod rules;
+mod scheduler;
 mod schema;
+mod soap;
 mod tables;
 mod webhooks;

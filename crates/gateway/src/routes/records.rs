@@ -9,8 +9,11 @@ use crate::reply::Reply;
 use crate::state::AppState;
 use axum::extract::{Path, State};
 use flowline_core::Error;
+use flowline_core::Tenant;
 use flowline_core::time::{api_date, atom, parse_atom};
+use flowline_db::PgConnection;
 use flowline_records::{HistoryEntry, Ingested, NewRecords, RecordView};
+use flowline_scheduler::StepLogEntry;
 use http::StatusCode;
 use serde_json::value::RawValue;
 use serde_json::{Value, json};
@@ -136,8 +139,8 @@ impl<T> OneOrMany<T> {
     }
 }
 
-/// The documented body of `GET /v1/record`.
-fn view(record: RecordView) -> Value {
+/// The documented body of `GET /v1/record`, with the record's step log.
+fn view(record: RecordView, log: Vec<StepLogEntry>) -> Value {
     json!({
         "info": {
             "uuid": record.uuid.to_string(),
@@ -158,9 +161,31 @@ fn view(record: RecordView) -> Value {
             "current_step": record.current_step.unwrap_or_default(),
             "num_runs": record.num_runs.to_string(),
         },
-        // The step log: written by the scheduler as it runs the record.
-        "flow_objects_info": [],
+        "flow_objects_info": log.into_iter().map(step_log_entry).collect::<Vec<_>>(),
     })
+}
+
+fn step_log_entry(entry: StepLogEntry) -> Value {
+    json!({
+        "step_id": entry.step_id,
+        "step_type": entry.step_type,
+        "attempt": entry.attempt.to_string(),
+        "date_started": api_date(entry.started_at),
+        "date_finished": api_date(entry.finished_at),
+        "outcome": entry.outcome,
+        "error": entry.error.unwrap_or_default(),
+    })
+}
+
+/// A record's view with its step log, read on one connection.
+async fn view_with_log(
+    conn: &mut PgConnection,
+    tenant: Tenant,
+    record: RecordView,
+) -> Result<Reply, ApiError> {
+    let log = flowline_scheduler::step_log(conn, tenant, record.record_id).await?;
+    let modified_at = record.modified_at;
+    Ok(Reply::short(StatusCode::OK, view(record, log), RETRIEVED).last_modified(modified_at))
 }
 
 fn optional_date(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
@@ -176,9 +201,9 @@ pub async fn get(
 ) -> Result<Reply, ApiError> {
     let uuid = record_uuid(&params)?;
     let mut conn = state.pool().acquire().await?;
-    let record = flowline_records::find(&mut conn, principal.tenant(), uuid).await?;
-    let modified_at = record.modified_at;
-    Ok(Reply::short(StatusCode::OK, view(record), RETRIEVED).last_modified(modified_at))
+    let tenant = principal.tenant();
+    let record = flowline_records::find(&mut conn, tenant, uuid).await?;
+    view_with_log(&mut conn, tenant, record).await
 }
 
 /// `GET /v1/record/{id}`: by `data_record_id`, or by uuid.
@@ -199,8 +224,7 @@ pub async fn get_by_id(
             format!("'{id}' is neither a data record id nor a uuid"),
         )));
     };
-    let modified_at = record.modified_at;
-    Ok(Reply::short(StatusCode::OK, view(record), RETRIEVED).last_modified(modified_at))
+    view_with_log(&mut conn, tenant, record).await
 }
 
 pub async fn update(

@@ -21,6 +21,15 @@ pub struct SchemaBody {
 }
 
 impl SchemaBody {
+    /// The body as a SOAP `SchemaObject` carries it: base64 texts as sent.
+    pub fn new(schema: Option<String>, data_record: Option<String>, url: Option<String>) -> Self {
+        SchemaBody {
+            schema,
+            data_record,
+            url,
+        }
+    }
+
     fn parse(&self) -> Result<SchemaDefinition, ApiError> {
         Ok(SchemaDefinition::parse(
             self.schema.as_deref(),
