@@ -8,7 +8,7 @@
 //! them (an upsert whose row locks rarely meet: workers spread over all the keys).
 
 use crate::load::{self, LoadShape, Measured, Observation};
-use crate::stack::{SERVER_CONNECTIONS, SERVER_THREAD, Stack, StackSettings, expect_status};
+use crate::stack::{SERVER_CONNECTIONS, Stack, StackSettings, expect_status};
 use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::{Args, ValueEnum};
@@ -82,20 +82,7 @@ impl KeystoreFigure {
 
 /// Two runtimes, as for `ingest`, so that `/proc` tells the server's CPU from the client's.
 pub fn command(args: KeystoreArgs) -> anyhow::Result<()> {
-    let server_runtime = tokio::runtime::Builder::new_multi_thread()
-        .thread_name(SERVER_THREAD)
-        .enable_all()
-        .build()
-        .context("starting the server's runtime")?;
-    let client_runtime = tokio::runtime::Builder::new_multi_thread()
-        .thread_name(crate::CLIENT_THREAD)
-        .enable_all()
-        .build()
-        .context("starting the load generator's runtime")?;
-    let result = client_runtime.block_on(run(args, server_runtime.handle().clone()));
-    client_runtime.shutdown_timeout(Duration::from_secs(5));
-    server_runtime.shutdown_timeout(Duration::from_secs(5));
-    result
+    crate::on_two_runtimes(|server_runtime| run(args, server_runtime))
 }
 
 async fn run(args: KeystoreArgs, server_runtime: tokio::runtime::Handle) -> anyhow::Result<()> {

@@ -121,6 +121,17 @@ fn main() -> anyhow::Result<()> {
 
 /// Two runtimes, so that `/proc` tells the server's CPU time from the load generator's.
 fn ingest_command(args: IngestArgs) -> anyhow::Result<()> {
+    on_two_runtimes(|server_runtime| run(args, server_runtime))
+}
+
+/// Runs `measure` on the load generator's runtime, handing it the server's runtime: the
+/// server and the load generator keep separate threads, so that the CPU each takes can be told
+/// apart.
+pub(crate) fn on_two_runtimes<M, F>(measure: M) -> anyhow::Result<()>
+where
+    M: FnOnce(tokio::runtime::Handle) -> F,
+    F: std::future::Future<Output = anyhow::Result<()>>,
+{
     let server_runtime = tokio::runtime::Builder::new_multi_thread()
         .thread_name(SERVER_THREAD)
         .enable_all()
@@ -131,7 +142,7 @@ fn ingest_command(args: IngestArgs) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the load generator's runtime")?;
-    let result = client_runtime.block_on(run(args, server_runtime.handle().clone()));
+    let result = client_runtime.block_on(measure(server_runtime.handle().clone()));
     client_runtime.shutdown_timeout(Duration::from_secs(5));
     server_runtime.shutdown_timeout(Duration::from_secs(5));
     result

@@ -8,7 +8,7 @@
 //! builds them at once, as an operator's change would) and `VACUUM ANALYZE` runs.
 
 use crate::load::{self, Latency};
-use crate::stack::{SERVER_THREAD, Stack, StackSettings, expect_status};
+use crate::stack::{Stack, StackSettings, expect_status};
 use anyhow::Context;
 use clap::Args;
 use flowline_tables::Selection;
@@ -51,20 +51,7 @@ pub struct TablesArgs {
 
 /// Two runtimes, as for `ingest`, so that the server runs on threads of its own.
 pub fn command(args: TablesArgs) -> anyhow::Result<()> {
-    let server_runtime = tokio::runtime::Builder::new_multi_thread()
-        .thread_name(SERVER_THREAD)
-        .enable_all()
-        .build()
-        .context("starting the server's runtime")?;
-    let client_runtime = tokio::runtime::Builder::new_multi_thread()
-        .thread_name(crate::CLIENT_THREAD)
-        .enable_all()
-        .build()
-        .context("starting the load generator's runtime")?;
-    let result = client_runtime.block_on(run(args, server_runtime.handle().clone()));
-    client_runtime.shutdown_timeout(Duration::from_secs(5));
-    server_runtime.shutdown_timeout(Duration::from_secs(5));
-    result
+    crate::on_two_runtimes(|server_runtime| run(args, server_runtime))
 }
 
 async fn run(args: TablesArgs, server_runtime: tokio::runtime::Handle) -> anyhow::Result<()> {
