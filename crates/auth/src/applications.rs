@@ -16,6 +16,10 @@ pub struct Application {
     pub oauth2: bool,
     /// Requests per window; `None` means the server's default.
     pub rate_limit: Option<u32>,
+    /// The environment's package: application requests per minute, all applications together.
+    pub environment_requests_per_minute: u32,
+    /// The environment uses more storage than it may (as last measured): writes are refused.
+    pub environment_over_storage: bool,
 }
 
 #[derive(sqlx::FromRow)]
@@ -28,6 +32,8 @@ struct ApplicationRow {
     allowed_ips: Vec<String>,
     oauth2: bool,
     rate_limit: Option<i32>,
+    requests_per_minute: i32,
+    over_storage: bool,
 }
 
 impl TryFrom<ApplicationRow> for Application {
@@ -55,18 +61,29 @@ impl TryFrom<ApplicationRow> for Application {
             allowed_ips: AllowList::new(allowed_ips),
             oauth2: row.oauth2,
             rate_limit: row.rate_limit.and_then(|limit| u32::try_from(limit).ok()),
+            environment_requests_per_minute: u32::try_from(row.requests_per_minute).unwrap_or(1),
+            environment_over_storage: row.over_storage,
         })
     }
 }
 
-/// A static query that selects an application's columns (sqlx wants `&'static str` SQL).
+/// A static query that selects an application's columns (sqlx wants `&'static str` SQL), with
+/// its environment's quotas. An environment being deleted authenticates no one.
 macro_rules! select_application {
-    ($($rest:literal),+) => {
+    ($($rest:expr),+) => {
         concat!(
             "SELECT a.org_id, a.environment_id, a.app_id, a.app_key, a.scopes, a.allowed_ips, \
-             a.oauth2, a.rate_limit",
+             a.oauth2, a.rate_limit, e.requests_per_minute, e.over_storage",
             $($rest),+
         )
+    };
+}
+
+/// Joins the application's environment (`e`), unless it is being deleted.
+macro_rules! join_environment {
+    () => {
+        " JOIN environments e ON e.org_id = a.org_id AND e.environment_id = a.environment_id \
+         AND e.status <> 'deleting'"
     };
 }
 
@@ -77,8 +94,9 @@ pub async fn by_api_key(
     app_key: &str,
 ) -> Result<Option<Application>, Error> {
     let sql = select_application!(
-        " FROM org_api_keys k JOIN applications a ON a.org_id = k.org_id AND a.app_key = $2 \
-         WHERE k.key_hash = $1 AND k.kind = 'api' AND k.revoked_at IS NULL"
+        " FROM org_api_keys k JOIN applications a ON a.org_id = k.org_id AND a.app_key = $2",
+        join_environment!(),
+        " WHERE k.key_hash = $1 AND k.kind = 'api' AND k.revoked_at IS NULL"
     );
     let row: Option<ApplicationRow> = sqlx::query_as(sql)
         .bind(key_digest)
@@ -99,8 +117,11 @@ pub async fn by_client_id(
         application: ApplicationRow,
         client_secret_hash: Vec<u8>,
     }
-    let sql =
-        select_application!(", a.client_secret_hash FROM applications a WHERE a.client_id = $1");
+    let sql = select_application!(
+        ", a.client_secret_hash FROM applications a",
+        join_environment!(),
+        " WHERE a.client_id = $1"
+    );
     let row: Option<Row> = sqlx::query_as(sql)
         .bind(client_id)
         .fetch_optional(conn)
@@ -119,7 +140,11 @@ pub async fn by_id(
     org_id: OrgId,
     app_id: AppId,
 ) -> Result<Option<Application>, Error> {
-    let sql = select_application!(" FROM applications a WHERE a.org_id = $1 AND a.app_id = $2");
+    let sql = select_application!(
+        " FROM applications a",
+        join_environment!(),
+        " WHERE a.org_id = $1 AND a.app_id = $2"
+    );
     let row: Option<ApplicationRow> = sqlx::query_as(sql)
         .bind(org_id)
         .bind(app_id)

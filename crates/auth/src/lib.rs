@@ -10,6 +10,7 @@ mod applications;
 mod cache;
 mod ip;
 mod oauth;
+mod org_keys;
 mod rate_limit;
 mod secrets;
 mod service;
@@ -23,5 +24,7 @@ pub use applications::Application;
 pub use ip::{AllowList, parse_cidr};
 pub use oauth::{RefreshedToken, TokenGrant};
 pub use rate_limit::{RateDecision, RateKey, RateLimiter};
-pub use service::{AuthConfig, AuthService, Authenticated, Credentials};
+pub use service::{
+    AuthConfig, AuthService, Authenticated, Credentials, application_credentials_refused,
+};
 pub use token::TokenSigner;

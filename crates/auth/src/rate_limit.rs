@@ -3,7 +3,7 @@
 //! Counters live in this process: with several server processes on one database, each enforces
 //! the limit on the requests it serves.
 
-use flowline_core::{AppId, OrgId};
+use flowline_core::{AppId, EnvironmentId, OrgId};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
@@ -12,6 +12,10 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RateKey {
     App(OrgId, AppId),
+    /// The organization API key's own window (the environment endpoints).
+    Org(OrgId),
+    /// Every application request of one environment, against its package's request rate.
+    Environment(OrgId, EnvironmentId),
     Address(IpAddr),
 }
 

@@ -3,11 +3,12 @@
 use crate::applications::{self, Application};
 use crate::cache::TtlCache;
 use crate::oauth::{self, RefreshedToken, TokenGrant};
+use crate::org_keys::{self, KeyKind};
 use crate::rate_limit::{RateDecision, RateKey, RateLimiter};
 use crate::secrets::{digest, digests_match};
 use crate::token::{TokenSigner, TokenSubject};
 use chrono::Utc;
-use flowline_core::{AppId, Error, OrgId, Principal, Scopes};
+use flowline_core::{AppId, Error, OrgId, OrgPrincipal, Principal, Scopes};
 use flowline_db::PgPool;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -59,6 +60,10 @@ pub struct Authenticated {
     pub principal: Principal,
     /// The application's requests per window.
     pub rate_limit: u32,
+    /// All applications of the environment together, per window (its package's rate).
+    pub environment_rate_limit: u32,
+    /// The environment is over its storage: writes are refused.
+    pub over_storage: bool,
 }
 
 pub struct AuthService {
@@ -67,6 +72,7 @@ pub struct AuthService {
     config: AuthConfig,
     by_api_key: TtlCache<(Vec<u8>, String), Application>,
     by_id: TtlCache<(OrgId, AppId), Application>,
+    org_keys: TtlCache<Vec<u8>, (OrgId, KeyKind)>,
     limiter: RateLimiter,
 }
 
@@ -78,6 +84,7 @@ impl AuthService {
             signer: TokenSigner::new(jwt_secret, config.access_token_ttl),
             by_api_key: TtlCache::new(config.credential_cache_ttl, CACHE_CAPACITY),
             by_id: TtlCache::new(config.credential_cache_ttl, CACHE_CAPACITY),
+            org_keys: TtlCache::new(config.credential_cache_ttl, CACHE_CAPACITY),
             limiter: RateLimiter::new(config.rate_limit_window),
             pool,
             config,
@@ -117,6 +124,8 @@ impl AuthService {
         }
         let scopes = effective_scopes(&granted, requested_scopes)?;
         Ok(Authenticated {
+            environment_rate_limit: self.per_window(application.environment_requests_per_minute),
+            over_storage: application.environment_over_storage,
             rate_limit: application
                 .rate_limit
                 .unwrap_or(self.config.default_app_rate_limit),
@@ -128,6 +137,33 @@ impl AuthService {
                 scopes,
             },
         })
+    }
+
+    /// Resolves the organization API key of the environment endpoints. The applications'
+    /// `X-Apikey` is a valid key that opens something else: 403, not 401.
+    pub async fn authenticate_organization(&self, api_key: &str) -> Result<OrgPrincipal, Error> {
+        let key_digest = digest(api_key);
+        let found = match self.org_keys.get(&key_digest) {
+            Some(found) => found,
+            None => {
+                let mut conn = self.pool.acquire().await?;
+                let found = org_keys::by_digest(&mut conn, &key_digest)
+                    .await?
+                    .ok_or_else(|| Error::unauthorized("The credentials are not valid"))?;
+                self.org_keys.insert(key_digest, found);
+                found
+            }
+        };
+        match found {
+            (org_id, KeyKind::Organization) => Ok(OrgPrincipal { org_id }),
+            (_, KeyKind::Applications) => Err(application_credentials_refused()),
+        }
+    }
+
+    /// A per-minute rate as requests per rate-limit window (at least one).
+    fn per_window(&self, per_minute: u32) -> u32 {
+        let window_secs = self.config.rate_limit_window.as_secs_f64();
+        ((f64::from(per_minute) * window_secs / 60.0).round() as u32).max(1)
     }
 
     /// Counts one request against the application's (or the anonymous address's) window.
@@ -339,6 +375,14 @@ impl AuthService {
             .collect();
         Ok((application, Scopes::new(still_granted)))
     }
+}
+
+/// The answer to application credentials on the organization endpoints.
+pub fn application_credentials_refused() -> Error {
+    Error::forbidden(
+        "Application credentials cannot call the organization endpoints: \
+         send the organization API key in X-Apikey",
+    )
 }
 
 fn token_subject<'a>(application: &'a Application, scopes: &'a Scopes) -> TokenSubject<'a> {

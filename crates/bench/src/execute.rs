@@ -1,9 +1,9 @@
 //! `flowline-bench execute`: the scheduler running a 5-step internal flow (set → condition →
 //! keystore.put → table.insert → end) over `--records` queued records: records executed per
 //! second; then the enqueue-to-finished latency (p50/p99) at a light steady load
-//! (`--rate` records/s through `POST /v1/record`); then the raw ceiling: the same statements per
-//! record issued straight to PostgreSQL by as many tasks, claimed in batches the same way, and
-//! the ratio of the two.
+//! (`--rate` records/s through `POST /v1/record`); then the raw ceiling: the statements the
+//! scheduler issues for a batch, straight to PostgreSQL from as many tasks, with batches of the
+//! same size, and the ratio of the two.
 //!
 //! Latency is `records.last_run_at − records.created_at`: `last_run_at` is the start of the
 //! run's transaction, so the commit of the run (a few ms) is not counted.
@@ -21,9 +21,12 @@ pub struct ExecuteArgs {
     /// Queued records the throughput figure runs (and the raw ceiling too).
     #[arg(long, default_value_t = 100_000)]
     records: usize,
-    /// Scheduler workers (records run at once), and raw-ceiling tasks.
-    #[arg(long, default_value_t = 8)]
+    /// Scheduler workers (batches run at once), and raw-ceiling tasks.
+    #[arg(long, default_value_t = 4)]
     workers: usize,
+    /// Records per batch, for the scheduler and the raw ceiling.
+    #[arg(long, default_value_t = flowline_scheduler::DEFAULT_BATCH)]
+    batch: usize,
     /// Records per second of the light-load latency figure.
     #[arg(long, default_value_t = 200)]
     rate: u32,
@@ -49,7 +52,7 @@ pub fn command(args: ExecuteArgs) -> anyhow::Result<()> {
 }
 
 async fn run(args: ExecuteArgs) -> anyhow::Result<()> {
-    anyhow::ensure!(args.workers > 0 && args.records > 0 && args.rate > 0);
+    anyhow::ensure!(args.workers > 0 && args.batch > 0 && args.records > 0 && args.rate > 0);
     let settings = StackSettings {
         data_dir: args.data_dir.clone(),
         pg_settings: args.pg_settings.clone(),
@@ -74,6 +77,7 @@ async fn measure(stack: &Stack, args: &ExecuteArgs) -> anyhow::Result<()> {
 
     enqueue(stack, "executed", args.records).await?;
     let mut config = flowline_scheduler::SchedulerConfig::new(args.workers);
+    config.batch = args.batch;
     config.poll = Duration::from_millis(100);
     let started = Instant::now();
     let scheduler = flowline_scheduler::Scheduler::start(pool.clone(), config.clone());
@@ -107,7 +111,7 @@ async fn measure(stack: &Stack, args: &ExecuteArgs) -> anyhow::Result<()> {
 
     enqueue(stack, "executed", args.records).await?;
     let started = Instant::now();
-    raw_ceiling(stack, &pool, args.workers).await?;
+    raw_ceiling(stack, &pool, args.workers, args.batch).await?;
     let ceiling = args.records as f64 / started.elapsed().as_secs_f64();
     println!(
         "raw ceiling: {ceiling:.0} records/s; scheduler / ceiling = {:.2}",
@@ -219,25 +223,24 @@ async fn light_load(stack: &Stack, args: &ExecuteArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The same work straight to PostgreSQL: `workers` tasks claim batches with `FOR UPDATE SKIP
-/// LOCKED` and run each record in one transaction of the statements the scheduler issues.
+/// The same work straight to PostgreSQL: `workers` tasks claim batches of `batch` with `FOR
+/// UPDATE SKIP LOCKED` and run each batch in one transaction of the statements the scheduler
+/// issues for it: lock the queue entries and records, write the keystore entries, insert the
+/// rows, update the records, delete the queue entries, append the step log and the history.
 async fn raw_ceiling(
     stack: &Stack,
     pool: &flowline_db::PgPool,
     workers: usize,
+    batch: usize,
 ) -> anyhow::Result<()> {
     let table_id: i64 =
         sqlx::query_scalar("SELECT table_id FROM data_tables WHERE name = 'orders'")
             .fetch_one(&stack.admin)
             .await?;
-    // A database-given number: a safe identifier.
-    let insert_row = format!(
-        "INSERT INTO flowline_tables.tbl_{table_id} (c_1, c_2) VALUES ($1, $2) RETURNING id"
-    );
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..workers {
-        let (pool, insert_row) = (pool.clone(), insert_row.clone());
-        tasks.spawn(async move { raw_worker(&pool, &insert_row).await });
+        let pool = pool.clone();
+        tasks.spawn(async move { raw_worker(&pool, table_id, batch).await });
     }
     while let Some(done) = tasks.join_next().await {
         done??;
@@ -245,96 +248,170 @@ async fn raw_ceiling(
     Ok(())
 }
 
-async fn raw_worker(pool: &flowline_db::PgPool, insert_row: &str) -> anyhow::Result<()> {
+/// One batch's records as locked: `(org_id, record_id, environment_id, uuid, data)`.
+type RawRecord = (i64, i64, i64, uuid::Uuid, Value);
+
+async fn raw_worker(pool: &flowline_db::PgPool, table_id: i64, batch: usize) -> anyhow::Result<()> {
     let owner = uuid_like();
     loop {
         let claimed: Vec<(i64, i64, i32)> = sqlx::query_as(
             "WITH due AS (SELECT org_id, record_id FROM record_queue WHERE NOT paused \
                AND next_run_at <= now() AND lease_owner IS NULL \
-               ORDER BY next_run_at LIMIT 1 FOR UPDATE SKIP LOCKED) \
+               ORDER BY next_run_at LIMIT $2 FOR UPDATE SKIP LOCKED) \
              UPDATE record_queue q SET lease_owner = $1::uuid, attempts = q.attempts + 1, \
                lease_until = now() + interval '60 seconds' \
              FROM due WHERE q.org_id = due.org_id AND q.record_id = due.record_id \
              RETURNING q.org_id, q.record_id, q.attempts",
         )
         .bind(&owner)
+        .bind(i64::try_from(batch)?)
         .fetch_all(pool)
         .await?;
         if claimed.is_empty() {
             return Ok(());
         }
-        for (org_id, record_id, attempts) in claimed {
-            let mut tx = pool.begin().await?;
-            sqlx::query(
-                "SELECT 1 FROM record_queue WHERE org_id = $1 AND record_id = $2 \
-                         AND lease_owner = $3::uuid AND attempts = $4 FOR UPDATE",
-            )
-            .bind(org_id)
-            .bind(record_id)
-            .bind(&owner)
-            .bind(attempts)
-            .fetch_one(&mut *tx)
-            .await?;
-            let (environment_id, data): (i64, Value) = sqlx::query_as(
-                "SELECT environment_id, data FROM records WHERE org_id = $1 AND record_id = $2 \
-                 FOR UPDATE",
-            )
-            .bind(org_id)
-            .bind(record_id)
-            .fetch_one(&mut *tx)
-            .await?;
-            let name = data["name"].as_str().unwrap_or_default().to_owned();
-            let qty = data["qty"].as_i64().unwrap_or_default();
-            let value = json!({"qty": qty});
-            sqlx::query(
-                "INSERT INTO keystore_entries (org_id, environment_id, keystore_id, key, value, \
-                 document) VALUES ($1, $2, 'kv', $3, $4, $5) ON CONFLICT \
-                 (org_id, environment_id, keystore_id, key) DO UPDATE SET value = EXCLUDED.value, \
-                 document = EXCLUDED.document, updated_at = now()",
-            )
-            .bind(org_id)
-            .bind(environment_id)
-            .bind(&name)
-            .bind(value.to_string())
-            .bind(&value)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query(sqlx::AssertSqlSafe(insert_row.to_owned()))
-                .bind(&name)
-                .bind(qty)
-                .execute(&mut *tx)
-                .await?;
-            let mut data = data;
-            data["seen"] = json!("yes");
-            sqlx::query(
-                "UPDATE records SET data = $3, status = 2, current_step = 'done', \
-                 num_runs = num_runs + 1, started_at = coalesce(started_at, now()), \
-                 last_run_at = now(), modified_at = now() WHERE org_id = $1 AND record_id = $2",
-            )
-            .bind(org_id)
-            .bind(record_id)
-            .bind(&data)
-            .execute(&mut *tx)
-            .await?;
-            sqlx::query("DELETE FROM record_queue WHERE org_id = $1 AND record_id = $2")
-                .bind(org_id)
-                .bind(record_id)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query(
-                "INSERT INTO record_step_log (org_id, environment_id, record_id, step_id, \
-                 step_type, attempt, started_at, finished_at, outcome) \
-                 SELECT $1, $2, $3, s, 'set', 1, now(), now(), 'ok' \
-                 FROM unnest(ARRAY['mark', 'big', 'put', 'insert', 'done']) s",
-            )
-            .bind(org_id)
-            .bind(environment_id)
-            .bind(record_id)
-            .execute(&mut *tx)
-            .await?;
-            tx.commit().await?;
-        }
+        let mut tx = pool.begin().await?;
+        let records = raw_lock(&mut tx, &claimed, &owner).await?;
+        raw_effects(&mut tx, &records, table_id).await?;
+        raw_save(&mut tx, &records).await?;
+        tx.commit().await?;
     }
+}
+
+async fn raw_lock(
+    tx: &mut sqlx::PgConnection,
+    claimed: &[(i64, i64, i32)],
+    owner: &str,
+) -> anyhow::Result<Vec<RawRecord>> {
+    let org_ids: Vec<i64> = claimed.iter().map(|claim| claim.0).collect();
+    let record_ids: Vec<i64> = claimed.iter().map(|claim| claim.1).collect();
+    let attempts: Vec<i32> = claimed.iter().map(|claim| claim.2).collect();
+    Ok(sqlx::query_as(
+        "SELECT r.org_id, r.record_id, r.environment_id, r.uuid, r.data \
+         FROM unnest($1::bigint[], $2::bigint[], $3::int[]) AS c(org_id, record_id, attempts) \
+         JOIN record_queue q ON q.org_id = c.org_id AND q.record_id = c.record_id \
+           AND q.lease_owner = $4::uuid AND q.attempts = c.attempts \
+         JOIN records r ON r.org_id = q.org_id AND r.record_id = q.record_id \
+         ORDER BY r.org_id, r.record_id FOR UPDATE OF q, r",
+    )
+    .bind(&org_ids)
+    .bind(&record_ids)
+    .bind(&attempts)
+    .bind(owner)
+    .fetch_all(&mut *tx)
+    .await?)
+}
+
+/// The flow's two writes for every record of the batch: one keystore upsert, one multi-row
+/// insert.
+async fn raw_effects(
+    tx: &mut sqlx::PgConnection,
+    records: &[RawRecord],
+    table_id: i64,
+) -> anyhow::Result<()> {
+    let Some(&(org_id, _, environment_id, _, _)) = records.first() else {
+        return Ok(());
+    };
+    let names: Vec<String> = records
+        .iter()
+        .map(|record| record.4["name"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let quantities: Vec<i64> = records
+        .iter()
+        .map(|record| record.4["qty"].as_i64().unwrap_or_default())
+        .collect();
+    let values: Vec<String> = quantities
+        .iter()
+        .map(|qty| json!({"qty": qty}).to_string())
+        .collect();
+    sqlx::query(
+        "INSERT INTO keystore_entries (org_id, environment_id, keystore_id, key, value, \
+         document) SELECT $1, $2, 'kv', u.key, u.value, u.value::jsonb \
+         FROM unnest($3::text[], $4::text[]) AS u(key, value) ORDER BY u.key \
+         ON CONFLICT (org_id, environment_id, keystore_id, key) DO UPDATE \
+         SET value = EXCLUDED.value, document = EXCLUDED.document, updated_at = now()",
+    )
+    .bind(org_id)
+    .bind(environment_id)
+    .bind(&names)
+    .bind(&values)
+    .execute(&mut *tx)
+    .await?;
+    // A database-given number: a safe identifier.
+    let insert_rows = format!(
+        "INSERT INTO flowline_tables.tbl_{table_id} (c_1, c_2) \
+         SELECT * FROM unnest($1::text[], $2::bigint[]) RETURNING id"
+    );
+    sqlx::query(sqlx::AssertSqlSafe(insert_rows))
+        .bind(&names)
+        .bind(&quantities)
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
+}
+
+/// The batch's records finished: their data, their queue entries gone, five step-log entries
+/// each and one history entry each.
+async fn raw_save(tx: &mut sqlx::PgConnection, records: &[RawRecord]) -> anyhow::Result<()> {
+    let org_ids: Vec<i64> = records.iter().map(|record| record.0).collect();
+    let record_ids: Vec<i64> = records.iter().map(|record| record.1).collect();
+    let environment_ids: Vec<i64> = records.iter().map(|record| record.2).collect();
+    let uuids: Vec<uuid::Uuid> = records.iter().map(|record| record.3).collect();
+    let data: Vec<String> = records
+        .iter()
+        .map(|record| {
+            let mut data = record.4.clone();
+            data["seen"] = json!("yes");
+            data.to_string()
+        })
+        .collect();
+    sqlx::query(
+        "UPDATE records r SET data = u.data::jsonb, status = 2, current_step = 'done', \
+         num_runs = num_runs + 1, started_at = coalesce(started_at, now()), \
+         last_run_at = now(), next_run_at = NULL, step_outputs = NULL, modified_at = now() \
+         FROM unnest($1::bigint[], $2::bigint[], $3::text[]) AS u(org_id, record_id, data) \
+         WHERE r.org_id = u.org_id AND r.record_id = u.record_id",
+    )
+    .bind(&org_ids)
+    .bind(&record_ids)
+    .bind(&data)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "DELETE FROM record_queue q USING unnest($1::bigint[], $2::bigint[]) \
+         AS u(org_id, record_id) WHERE q.org_id = u.org_id AND q.record_id = u.record_id",
+    )
+    .bind(&org_ids)
+    .bind(&record_ids)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO record_step_log (org_id, environment_id, record_id, step_id, \
+         step_type, attempt, started_at, finished_at, outcome) \
+         SELECT u.org_id, u.environment_id, u.record_id, s, 'set', 1, now(), now(), 'ok' \
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[]) \
+           AS u(org_id, environment_id, record_id) \
+         CROSS JOIN unnest(ARRAY['mark', 'big', 'put', 'insert', 'done']) s",
+    )
+    .bind(&org_ids)
+    .bind(&environment_ids)
+    .bind(&record_ids)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO record_history (org_id, environment_id, record_id, uuid, action, detail) \
+         SELECT u.org_id, u.environment_id, u.record_id, u.uuid, 'finished', \
+         '{\"status_code\": \"2\", \"step\": \"done\"}'::jsonb \
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::uuid[]) \
+           AS u(org_id, environment_id, record_id, uuid)",
+    )
+    .bind(&org_ids)
+    .bind(&environment_ids)
+    .bind(&record_ids)
+    .bind(&uuids)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 fn uuid_like() -> String {

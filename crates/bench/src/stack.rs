@@ -114,6 +114,7 @@ impl Stack {
         )
         .await?;
         let (tenant, api_key, app_key) = create_tenant(&admin).await?;
+        flowline_scheduler::install_tls_provider();
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(120))
             .tcp_nodelay(true)

@@ -18,6 +18,8 @@ pub enum ErrorKind {
     PayloadTooLarge,
     UnsupportedMediaType,
     TooManyRequests,
+    /// 507: the environment uses more storage than its package and add-ons allow.
+    InsufficientStorage,
     Internal,
     Unavailable,
 }
@@ -35,6 +37,7 @@ impl ErrorKind {
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::UnsupportedMediaType => 415,
             ErrorKind::TooManyRequests => 429,
+            ErrorKind::InsufficientStorage => 507,
             ErrorKind::Internal => 500,
             ErrorKind::Unavailable => 503,
         }
@@ -63,6 +66,7 @@ impl ErrorKind {
             ErrorKind::PayloadTooLarge => "payload_too_large",
             ErrorKind::UnsupportedMediaType => "unsupported_media_type",
             ErrorKind::TooManyRequests => "too_many_requests",
+            ErrorKind::InsufficientStorage => "insufficient_storage",
             ErrorKind::Internal => "internal_error",
             ErrorKind::Unavailable => "service_unavailable",
         }

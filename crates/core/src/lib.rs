@@ -13,5 +13,5 @@ pub mod time;
 
 pub use error::{Error, ErrorKind, Result};
 pub use ids::{AppId, EnvironmentId, OrgId};
-pub use principal::{Principal, Tenant};
+pub use principal::{OrgPrincipal, Principal, Tenant};
 pub use scope::{Access, Resource, Scope, ScopeParseError, Scopes};

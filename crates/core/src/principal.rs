@@ -22,6 +22,14 @@ pub struct Tenant {
     pub environment_id: EnvironmentId,
 }
 
+/// A caller of the organization endpoints (`/v1/environment…`): whoever presents the
+/// organization API key acts for the whole organization, across its environments, and for no
+/// other. It never carries an application, so it can never reach an application's data routes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OrgPrincipal {
+    pub org_id: OrgId,
+}
+
 impl Principal {
     pub fn tenant(&self) -> Tenant {
         Tenant {

@@ -2,6 +2,11 @@
 //! client id + secret, or `api_key` + `app_key` in the URL — headers win) are resolved once, the
 //! request is charged to its application's rate limit (or its address's, when anonymous), and
 //! the outcome waits in the request for the [`Auth`] extractor of the handler.
+//!
+//! The organization endpoints (`/v1/environment…`) take the organization API key alone
+//! (`X-Apikey`, or `api_key` in the URL) and are charged to the organization's own window; the
+//! [`OrgAuth`] extractor hands their handlers an [`OrgPrincipal`]. Application credentials are
+//! refused there (403), and the organization key opens no application route (they need X-App).
 
 use crate::client_ip::ClientIp;
 use crate::error::{ApiError, error_response};
@@ -10,7 +15,7 @@ use axum::extract::{FromRequestParts, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use flowline_auth::{Authenticated, Credentials, RateDecision, RateKey};
-use flowline_core::{Error, ErrorKind, Principal, Resource, Scope};
+use flowline_core::{Error, ErrorKind, OrgPrincipal, Principal, Resource, Scope};
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue};
 use std::collections::HashMap;
@@ -21,6 +26,18 @@ use std::net::{IpAddr, Ipv4Addr};
 /// request carried no credentials at all.
 #[derive(Debug, Clone)]
 struct Authentication(Option<Result<Authenticated, (ErrorKind, String)>>);
+
+/// The outcome of authenticating a request to an organization endpoint, kept for [`OrgAuth`].
+#[derive(Debug, Clone)]
+struct OrgAuthentication(Option<Result<OrgPrincipal, (ErrorKind, String)>>);
+
+/// The organization endpoints: the environments of an organization and what is deployed in them.
+const ORGANIZATION_PATH: &str = "/v1/environment";
+
+pub(crate) fn is_organization_path(path: &str) -> bool {
+    path.strip_prefix(ORGANIZATION_PATH)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
 
 /// SOAP messages carry their credentials in the envelope: the SOAP endpoint (and the WSDLs beside
 /// it) authenticates and charges the rate limit itself, once it has read them. Only `OPTIONS`
@@ -51,6 +68,9 @@ pub async fn authenticate(
     if path == SOAP_PATH && soap_handled {
         return next.run(request).await;
     }
+    if is_organization_path(path) {
+        return authenticate_organization(&state, request, next, ip).await;
+    }
     let outcome = if path.starts_with("/v1/") && !SELF_AUTHENTICATING.contains(&path) {
         let query = query_params(request.uri().query());
         authenticate_request(&state, request.headers(), &query, ip).await
@@ -67,15 +87,116 @@ pub async fn authenticate(
         ),
         _ => (RateKey::Address(ip), None),
     };
+    let mut decision = state.auth().charge(key, limit);
+    if decision.allowed
+        && let Some(Ok(authenticated)) = &outcome
+    {
+        let environment = state.auth().charge(
+            RateKey::Environment(
+                authenticated.principal.org_id,
+                authenticated.principal.environment_id,
+            ),
+            Some(authenticated.environment_rate_limit),
+        );
+        // The headers report the tighter of the two windows.
+        if !environment.allowed || environment.remaining < decision.remaining {
+            decision = environment;
+        }
+    }
+    let over_storage = matches!(&outcome, Some(Ok(authenticated)) if authenticated.over_storage);
+    let mut response = if !decision.allowed {
+        error_response(ErrorKind::TooManyRequests, "Too many requests.".to_owned())
+    } else if over_storage && stores_data(request.method(), request.uri().path()) {
+        error_response(
+            ErrorKind::InsufficientStorage,
+            "The environment uses more storage than its package and storage add-ons allow: \
+             delete data, optimize the environment or upgrade its storage"
+                .to_owned(),
+        )
+    } else {
+        request.extensions_mut().insert(Authentication(outcome));
+        next.run(request).await
+    };
+    add_rate_limit_headers(response.headers_mut(), decision);
+    response
+}
+
+/// Whether a request may add data: writes, except the searches that the API sends as POST or
+/// PUT. Deletions stay allowed, since they free storage.
+fn stores_data(method: &http::Method, path: &str) -> bool {
+    let writes = matches!(
+        *method,
+        http::Method::POST | http::Method::PUT | http::Method::PATCH
+    );
+    let keystore_search = path
+        .strip_prefix("/v1/keystore/")
+        .is_some_and(|rest| !rest.is_empty() && !rest.contains('/'));
+    writes && !path.ends_with("/search") && !keystore_search
+}
+
+async fn authenticate_organization(
+    state: &AppState,
+    mut request: Request,
+    next: Next,
+    ip: IpAddr,
+) -> Response {
+    let query = query_params(request.uri().query());
+    let outcome = resolve_organization(state, request.headers(), &query).await;
+    let (key, limit) = match &outcome {
+        Some(Ok(principal)) => (
+            RateKey::Org(principal.org_id),
+            Some(state.auth().config().default_app_rate_limit),
+        ),
+        _ => (RateKey::Address(ip), None),
+    };
     let decision = state.auth().charge(key, limit);
     let mut response = if decision.allowed {
-        request.extensions_mut().insert(Authentication(outcome));
+        request.extensions_mut().insert(OrgAuthentication(outcome));
         next.run(request).await
     } else {
         error_response(ErrorKind::TooManyRequests, "Too many requests.".to_owned())
     };
     add_rate_limit_headers(response.headers_mut(), decision);
     response
+}
+
+async fn resolve_organization(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Option<Result<OrgPrincipal, (ErrorKind, String)>> {
+    let api_key = match organization_credentials(headers, query)? {
+        Ok(api_key) => api_key,
+        Err(error) => return Some(Err((error.kind(), error.public_message()))),
+    };
+    let result = state.auth().authenticate_organization(&api_key).await;
+    Some(result.map_err(|error| {
+        if error.kind() == ErrorKind::Internal {
+            tracing::error!(error = %error, "organization authentication failed");
+        }
+        (error.kind(), error.public_message())
+    }))
+}
+
+/// The organization API key a request to an organization endpoint presents (header first),
+/// `None` when it presents no credentials at all. Any application credential — a bearer
+/// token, `X-App`, a client id, `app_key` — is refused: those endpoints are the organization's.
+fn organization_credentials(
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Option<Result<String, Error>> {
+    let application_headers = ["authorization", "authentication", "x-app", "client_id"];
+    let presents_application = application_headers
+        .iter()
+        .any(|name| header(headers, name).is_some())
+        || query.get("app_key").is_some_and(|value| !value.is_empty());
+    if presents_application {
+        return Some(Err(flowline_auth::application_credentials_refused()));
+    }
+    header(headers, "x-apikey")
+        .map(str::to_owned)
+        .or_else(|| query.get("api_key").filter(|key| !key.is_empty()).cloned())
+        .map(Ok)
 }
 
 async fn authenticate_request(
@@ -253,6 +374,30 @@ impl<S: RequiredScope> Auth<S> {
     }
 }
 
+/// The caller of an organization endpoint: whoever presented the organization API key. The only
+/// way for a handler to obtain an [`OrgPrincipal`].
+#[derive(Debug)]
+pub struct OrgAuth(pub OrgPrincipal);
+
+impl<St: Send + Sync> FromRequestParts<St> for OrgAuth {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &St) -> Result<Self, Self::Rejection> {
+        let outcome = parts
+            .extensions
+            .remove::<OrgAuthentication>()
+            .and_then(|authentication| authentication.0);
+        match outcome {
+            Some(Ok(principal)) => Ok(OrgAuth(principal)),
+            Some(Err((kind, message))) => Err(error_response(kind, message)),
+            None => Err(ApiError(Error::unauthorized(
+                "Credentials are required: send the organization API key in X-Apikey",
+            ))
+            .into_response()),
+        }
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -287,6 +432,41 @@ mod tests {
                 api_key: "url-key".into(),
                 app_key: "url-app".into()
             }
+        );
+    }
+
+    #[test]
+    fn organization_paths_are_the_environment_endpoints() {
+        assert!(is_organization_path("/v1/environment"));
+        assert!(is_organization_path("/v1/environment/"));
+        assert!(is_organization_path("/v1/environment/3/status"));
+        assert!(!is_organization_path("/v1/environments"));
+        assert!(!is_organization_path("/v1/record"));
+    }
+
+    #[test]
+    fn organization_endpoints_refuse_application_credentials() {
+        let none = HashMap::new();
+        let found = organization_credentials(&headers(&[("x-apikey", "k")]), &none);
+        assert_eq!(found.unwrap().unwrap(), "k");
+        let found = organization_credentials(&HeaderMap::new(), &query_params(Some("api_key=u")));
+        assert_eq!(found.unwrap().unwrap(), "u");
+        assert!(organization_credentials(&HeaderMap::new(), &none).is_none());
+        for refused in [
+            headers(&[("x-apikey", "k"), ("x-app", "crm")]),
+            headers(&[("authorization", "Bearer t")]),
+            headers(&[("client_id", "c"), ("client_secret", "s")]),
+        ] {
+            let error = organization_credentials(&refused, &none)
+                .unwrap()
+                .unwrap_err();
+            assert_eq!(error.kind(), ErrorKind::Forbidden);
+        }
+        let url = query_params(Some("api_key=k&app_key=crm"));
+        assert!(
+            organization_credentials(&HeaderMap::new(), &url)
+                .unwrap()
+                .is_err()
         );
     }
 

@@ -32,8 +32,8 @@ use axum::response::{IntoResponse, Response};
 use flowline_core::{Error, ErrorKind};
 use http::Method;
 use routes::{
-    admin, auth, flowdiagram, keystores, metrics, options, record_queries, records, schema, soap,
-    table_definitions, tables, webhooks,
+    admin, auth, environments, flowdiagram, keystores, metrics, options, projects, record_queries,
+    records, schema, sites, soap, table_definitions, tables, urls, webhooks,
 };
 use std::future::Future;
 use std::net::SocketAddr;
@@ -45,7 +45,7 @@ use tower_http::trace::TraceLayer;
 
 /// The public API's endpoints.
 fn public_api() -> Catalog<AppState> {
-    Catalog::new()
+    sites_api(projects_api(organization_api(Catalog::new())))
         .route(
             Method::GET,
             "/v1/checkauthentication",
@@ -357,6 +357,135 @@ fn public_api() -> Catalog<AppState> {
             "/v1/keystores/{keystore_id}",
             "Removes a keystore and its entries.",
             keystores::delete,
+        )
+}
+
+/// The projects and URL mappings of an environment (the organization API key).
+fn projects_api(catalog: Catalog<AppState>) -> Catalog<AppState> {
+    catalog
+        .route(
+            Method::GET,
+            "/v1/environment/{environment_id}/projects",
+            "Outputs the Projects hosted in the Environment, with the version of each.",
+            projects::list,
+        )
+        .route(
+            Method::POST,
+            "/v1/environment/{environment_id}/project/{project_id}",
+            "Adds or updates a Project in the Environment (flows, keystores, tables, websites), in one transaction.",
+            projects::deploy,
+        )
+        .route(
+            Method::DELETE,
+            "/v1/environment/{environment_id}/project/{project_id}",
+            "Removes a Project from the Environment, with its websites and URL mappings.",
+            projects::remove,
+        )
+        .route(
+            Method::GET,
+            "/v1/environment/{environment_id}/urls",
+            "Gets the URLs mapped in the Environment to websites or hosted pages.",
+            urls::list,
+        )
+        .route(
+            Method::POST,
+            "/v1/environment/{environment_id}/urls",
+            "Adds or updates URL mappings of the Environment.",
+            urls::put,
+        )
+        .route(
+            Method::DELETE,
+            "/v1/environment/{environment_id}/urls",
+            "Deletes URL mappings of the Environment.",
+            urls::remove,
+        )
+}
+
+/// The environments' public sites: what their URL mappings serve, without credentials.
+fn sites_api(catalog: Catalog<AppState>) -> Catalog<AppState> {
+    catalog
+        .route(
+            Method::GET,
+            "/sites/{environment_id}",
+            "Redirects to the root of the Environment's public site.",
+            sites::root_without_slash,
+        )
+        .route(
+            Method::GET,
+            "/sites/{environment_id}/",
+            "Serves the root URL of the Environment's public site.",
+            sites::root,
+        )
+        .route(
+            Method::GET,
+            "/sites/{environment_id}/{*path}",
+            "Serves a file of a website, or a hosted page, that a URL mapping of the Environment maps.",
+            sites::file,
+        )
+}
+
+/// The organization API (`X-Apikey` alone: the organization API key).
+fn organization_api(catalog: Catalog<AppState>) -> Catalog<AppState> {
+    catalog
+        .route(
+            Method::GET,
+            "/v1/environment",
+            "Gets the list of the Environments of the Organization.",
+            environments::list,
+        )
+        .route(
+            Method::POST,
+            "/v1/environment",
+            "Creates a new Environment in the organization (asynchronous: status creating, then ready).",
+            environments::create,
+        )
+        .route(
+            Method::POST,
+            "/v1/environment/",
+            "Creates a new Environment (the reference's path, with its trailing slash).",
+            environments::create,
+        )
+        .route(
+            Method::GET,
+            "/v1/environment/{environment_id}",
+            "Gets an Environment by ID.",
+            environments::get,
+        )
+        .route(
+            Method::POST,
+            "/v1/environment/{environment_id}",
+            "Updates the name, description or SSL certificate of an Environment (multipart/form-data).",
+            environments::update,
+        )
+        .route(
+            Method::DELETE,
+            "/v1/environment/{environment_id}",
+            "Deletes an Environment and all its data (asynchronous: status deleting, then deleted).",
+            environments::delete,
+        )
+        .route(
+            Method::GET,
+            "/v1/environment/{environment_id}/status",
+            "Retrieves the status of an Environment.",
+            environments::status,
+        )
+        .route(
+            Method::POST,
+            "/v1/environment/{environment_id}/upgrade",
+            "Upgrades the Environment to a new package or increases its storage.",
+            environments::upgrade,
+        )
+        .route(
+            Method::POST,
+            "/v1/environment/{environment_id}/update-version",
+            "Updates the Environment to this server's version.",
+            environments::update_version,
+        )
+        .route(
+            Method::POST,
+            "/v1/environment/{environment_id}/optimize",
+            "Optimizes the storage of the Environment: prunes old step logs, vacuums and analyzes.",
+            environments::optimize,
         )
 }
 

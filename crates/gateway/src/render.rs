@@ -35,7 +35,10 @@ pub async fn render(request: Request, next: Next) -> Response {
         if_modified_since: header_text(request.headers(), &IF_MODIFIED_SINCE),
     };
     let mut response = next.run(request).await;
-    add_cache_headers(response.headers_mut());
+    // A handler that chose its own caching (the public sites) keeps it.
+    if !response.headers().contains_key(CACHE_CONTROL) {
+        add_cache_headers(response.headers_mut());
+    }
     let Some(PendingEnvelope(envelope)) = response.extensions_mut().remove::<PendingEnvelope>()
     else {
         return response;

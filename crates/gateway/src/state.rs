@@ -21,6 +21,9 @@ pub struct GatewayConfig {
     pub admin_token: Option<String>,
     /// The group-commit queue of `POST /v1/record`.
     pub ingest: IngestSettings,
+    /// The server's public base URL (`https://flowline.example.com`), for the addresses the
+    /// environment endpoints show; when unset, the request's `Host` is used.
+    pub public_url: Option<String>,
 }
 
 impl Default for GatewayConfig {
@@ -31,6 +34,7 @@ impl Default for GatewayConfig {
             trusted_proxies: Vec::new(),
             admin_token: None,
             ingest: IngestSettings::default(),
+            public_url: None,
         }
     }
 }

@@ -208,6 +208,51 @@ pub async fn upsert(
     }
 }
 
+/// Writes many entries of one keystore in one statement, creating keys or replacing values;
+/// returns how many were written. Values must be of `data_type`, the keystore's type as read
+/// in the caller's transaction: a keystore removed or replaced since writes nothing, and the
+/// caller sees fewer rows than entries. When a key comes more than once, its last value wins.
+/// Keys are written in key order, so that two batches writing the same keys cannot deadlock.
+#[tracing::instrument(skip_all, fields(org.id = %tenant.org_id, keystore.id = %keystore_id))]
+pub async fn upsert_many(
+    conn: &mut PgConnection,
+    tenant: Tenant,
+    keystore_id: &KeystoreId,
+    data_type: KeystoreType,
+    entries: &[(EntryKey, EntryValue)],
+) -> Result<u64, KeystoreError> {
+    let keys: Vec<&str> = entries.iter().map(|(key, _)| key.as_str()).collect();
+    let texts: Vec<&str> = entries.iter().map(|(_, value)| value.text()).collect();
+    let documents: Vec<Option<String>> = entries
+        .iter()
+        .map(|(_, value)| value.document().map(|document| document.to_string()))
+        .collect();
+    let written = sqlx::query(
+        "INSERT INTO keystore_entries (org_id, environment_id, keystore_id, key, value, document) \
+         SELECT k.org_id, k.environment_id, k.keystore_id, e.key, e.value, e.document::jsonb \
+         FROM keystores k CROSS JOIN ( \
+           SELECT DISTINCT ON (key) key, value, document \
+           FROM unnest($4::text[], $5::text[], $6::text[]) WITH ORDINALITY \
+             AS u(key, value, document, n) \
+           ORDER BY key, n DESC) e \
+         WHERE k.org_id = $1 AND k.environment_id = $2 AND k.keystore_id = $3 \
+         AND k.data_type = $7 \
+         ORDER BY e.key \
+         ON CONFLICT (org_id, environment_id, keystore_id, key) DO UPDATE \
+         SET value = EXCLUDED.value, document = EXCLUDED.document, updated_at = now()",
+    )
+    .bind(tenant.org_id)
+    .bind(tenant.environment_id)
+    .bind(keystore_id.as_str())
+    .bind(&keys)
+    .bind(&texts)
+    .bind(&documents)
+    .bind(data_type.as_str())
+    .execute(conn)
+    .await?;
+    Ok(written.rows_affected())
+}
+
 /// Why a write wrote nothing: the keystore does not exist, its type is not the value's (it was
 /// replaced since the value was checked), or — for an insert — the key exists.
 async fn why_not_written(

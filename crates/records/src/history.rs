@@ -45,6 +45,50 @@ pub async fn append(
     Ok(())
 }
 
+/// One change to trace, for [`append_many`].
+#[derive(Debug, Clone)]
+pub struct Traced {
+    pub tenant: Tenant,
+    pub record: (i64, Uuid),
+    pub action: &'static str,
+    pub detail: Value,
+}
+
+/// Appends entries of changes no application made (the scheduler's), in one statement.
+pub async fn append_many(tx: &mut PgConnection, entries: &[Traced]) -> Result<(), Error> {
+    if entries.is_empty() {
+        return Ok(());
+    }
+    let org_ids: Vec<_> = entries.iter().map(|entry| entry.tenant.org_id).collect();
+    let environment_ids: Vec<_> = entries
+        .iter()
+        .map(|entry| entry.tenant.environment_id)
+        .collect();
+    let record_ids: Vec<i64> = entries.iter().map(|entry| entry.record.0).collect();
+    let uuids: Vec<Uuid> = entries.iter().map(|entry| entry.record.1).collect();
+    let actions: Vec<&str> = entries.iter().map(|entry| entry.action).collect();
+    let details: Vec<String> = entries
+        .iter()
+        .map(|entry| entry.detail.to_string())
+        .collect();
+    sqlx::query(
+        "INSERT INTO record_history (org_id, environment_id, record_id, uuid, action, detail) \
+         SELECT t.org_id, t.environment_id, t.record_id, t.uuid, t.action, t.detail::jsonb \
+         FROM unnest($1::bigint[], $2::bigint[], $3::bigint[], $4::uuid[], $5::text[], \
+         $6::text[]) WITH ORDINALITY \
+         AS t(org_id, environment_id, record_id, uuid, action, detail, n) ORDER BY n",
+    )
+    .bind(&org_ids)
+    .bind(&environment_ids)
+    .bind(&record_ids)
+    .bind(&uuids)
+    .bind(&actions)
+    .bind(&details)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
 #[derive(sqlx::FromRow)]
 struct EntryRow {
     at: DateTime<Utc>,

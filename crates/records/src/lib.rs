@@ -13,7 +13,9 @@ mod search;
 mod status;
 mod write;
 
-pub use history::{HistoryEntry, append as append_history, history};
+pub use history::{
+    HistoryEntry, Traced, append as append_history, append_many as append_history_many, history,
+};
 pub use ingest::{
     COALESCE_BELOW, IngestSettings, Ingested, IngestedRecord, Ingestor, MAX_COALESCED_RECORDS,
     NewRecords, ingest, record_text,

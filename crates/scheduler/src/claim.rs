@@ -30,7 +30,8 @@ const CLAIM_LOCK: i64 = 0x666c_6f77_6c69_6e65;
 /// organization, however many records each has queued); each offers its earliest due records,
 /// which are ranked by their place in their organization's line (ties in random order), so a
 /// batch takes the first of every organization before the second of any. A flow whose
-/// published definition sets `concurrency` gets at most that many records leased at once.
+/// published definition sets `concurrency` gets at most that many records leased at once, and
+/// an environment at most its package's `max_concurrent_runs`.
 pub(crate) async fn claim(
     pool: &PgPool,
     owner: Uuid,
@@ -38,9 +39,13 @@ pub(crate) async fn claim(
     lease_secs: f64,
 ) -> Result<Vec<Claimed>, sqlx::Error> {
     let mut tx = pool.begin().await?;
-    sqlx::query("SET LOCAL synchronous_commit = off")
-        .execute(&mut *tx)
-        .await?;
+    // A claim wakes nobody: the queue trigger stays quiet for the scheduler's own updates.
+    sqlx::query(
+        "SELECT set_config('synchronous_commit', 'off', true), \
+         set_config('flowline.quiet', 'on', true)",
+    )
+    .execute(&mut *tx)
+    .await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(CLAIM_LOCK)
         .execute(&mut *tx)
@@ -53,28 +58,41 @@ pub(crate) async fn claim(
                    ORDER BY q.org_id LIMIT 1) FROM orgs WHERE orgs.org_id IS NOT NULL), \
          candidates AS ( \
            SELECT c.* FROM orgs CROSS JOIN LATERAL ( \
-             SELECT q.org_id, q.record_id, q.flow_id, q.next_run_at FROM record_queue q \
+             SELECT q.org_id, q.record_id, q.flow_id, q.environment_id, q.next_run_at \
+             FROM record_queue q \
              WHERE q.org_id = orgs.org_id AND NOT q.paused AND q.next_run_at <= now() \
                AND (q.lease_until IS NULL OR q.lease_until < now()) \
                AND NOT EXISTS (SELECT 1 FROM flows f WHERE f.org_id = q.org_id \
                                AND f.flow_id = q.flow_id AND f.status = 'paused') \
              ORDER BY q.next_run_at LIMIT $1) c \
            WHERE orgs.org_id IS NOT NULL), \
+         in_flight AS ( \
+           SELECT l.org_id, l.environment_id, count(*) AS leased FROM record_queue l \
+           WHERE l.lease_owner IS NOT NULL AND l.lease_until >= now() \
+             AND (l.org_id, l.environment_id) IN ( \
+               SELECT DISTINCT org_id, environment_id FROM candidates) \
+           GROUP BY l.org_id, l.environment_id), \
          ranked AS ( \
            SELECT c.org_id, c.record_id, c.flow_id, \
              row_number() OVER (PARTITION BY c.org_id ORDER BY c.next_run_at) AS org_rank, \
              row_number() OVER (PARTITION BY c.org_id, c.flow_id ORDER BY c.next_run_at) \
                AS flow_rank, \
+             row_number() OVER (PARTITION BY c.org_id, c.environment_id \
+               ORDER BY c.next_run_at) + coalesce(i.leased, 0) AS environment_load, \
+             e.max_concurrent_runs, \
              (v.definition->>'concurrency')::bigint AS concurrency \
            FROM candidates c \
+           JOIN environments e ON e.org_id = c.org_id AND e.environment_id = c.environment_id \
+           LEFT JOIN in_flight i ON i.org_id = c.org_id AND i.environment_id = c.environment_id \
            LEFT JOIN flows f ON f.org_id = c.org_id AND f.flow_id = c.flow_id \
            LEFT JOIN flow_versions v ON v.org_id = f.org_id AND v.flow_id = f.flow_id \
              AND v.version = f.current_version), \
          chosen AS ( \
            SELECT r.org_id, r.record_id FROM ranked r \
-           WHERE r.concurrency IS NULL OR r.flow_rank + ( \
+           WHERE r.environment_load <= r.max_concurrent_runs \
+           AND (r.concurrency IS NULL OR r.flow_rank + ( \
              SELECT count(*) FROM record_queue l WHERE l.org_id = r.org_id \
-             AND l.flow_id = r.flow_id AND l.lease_until >= now()) <= r.concurrency \
+             AND l.flow_id = r.flow_id AND l.lease_until >= now()) <= r.concurrency) \
            ORDER BY r.org_rank, random() LIMIT $1), \
          due AS ( \
            SELECT q.org_id, q.record_id FROM record_queue q \

@@ -44,4 +44,7 @@ pub enum SchedulerError {
     /// The outbound HTTP client could not be built.
     #[error("http client: {0}")]
     HttpClient(#[from] reqwest::Error),
+    /// The certificate authorities configured for `https` calls are not valid PEM.
+    #[error("certificate authorities for https calls: {0}")]
+    HttpRoots(String),
 }

@@ -129,9 +129,41 @@ pub(crate) struct Request {
     timeout: Duration,
 }
 
+/// Certificate authorities `https` calls trust besides the platform's (an operator's internal
+/// CA), parsed from PEM.
+#[derive(Debug, Clone, Default)]
+pub struct HttpRoots(Vec<reqwest::Certificate>);
+
+impl HttpRoots {
+    /// Every certificate of a PEM bundle; an error when there is none or one is not valid.
+    pub fn from_pem(pem: &[u8]) -> Result<HttpRoots, crate::SchedulerError> {
+        let certificates = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|error| crate::SchedulerError::HttpRoots(error.to_string()))?;
+        if certificates.is_empty() {
+            return Err(crate::SchedulerError::HttpRoots(
+                "no PEM certificate found".to_owned(),
+            ));
+        }
+        Ok(HttpRoots(certificates))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Makes ring the process's TLS crypto provider. rustls needs one chosen before any HTTPS
+/// client is built; every program that builds reqwest clients calls this first. Harmless when
+/// a provider is installed already.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 impl Outbound {
-    /// A client that reaches internal addresses only within `allow`.
-    pub(crate) fn new(allow: Vec<IpNet>) -> Result<Outbound, reqwest::Error> {
+    /// A client that reaches internal addresses only within `allow`, and trusts `roots` as
+    /// well as the platform's certificate authorities.
+    pub(crate) fn new(allow: Vec<IpNet>, roots: HttpRoots) -> Result<Outbound, reqwest::Error> {
+        install_tls_provider();
         let guard = Arc::new(Guard { allow });
         let redirect_guard = guard.clone();
         let redirects = reqwest::redirect::Policy::custom(move |attempt| {
@@ -149,6 +181,7 @@ impl Outbound {
             .redirect(redirects)
             .no_proxy()
             .user_agent(concat!("Flowline/", env!("CARGO_PKG_VERSION")))
+            .tls_certs_merge(roots.0)
             .build()?;
         Ok(Outbound { client, guard })
     }
@@ -165,15 +198,8 @@ impl Outbound {
             .map_err(|error| error.to_string())?;
         let url = reqwest::Url::parse(text.trim())
             .map_err(|error| format!("url: '{text}' is not a valid URL ({error})"))?;
-        match url.scheme() {
-            "http" => {}
-            // reqwest is built without a TLS backend in this workspace (see README).
-            "https" => {
-                return Err(format!(
-                    "url: '{text}': https calls are not available in this build of Flowline"
-                ));
-            }
-            _ => return Err(format!("url: '{text}' must be an http URL")),
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("url: '{text}' must be an http or https URL"));
         }
         let mut headers = HeaderMap::new();
         for (name, template) in &step.headers {

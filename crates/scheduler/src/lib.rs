@@ -28,8 +28,9 @@ mod steps;
 mod worker;
 
 pub use error::SchedulerError;
+pub use http::{HttpRoots, install_tls_provider};
 pub use log::{MAX_LOG_ENTRIES, StepLogEntry, step_log};
 pub use metrics::{QueueDepth, queue_depth, render_prometheus};
 pub use prune::prune_step_log;
 pub use run::MAX_CLAIMS;
-pub use worker::{CHANNEL, PRUNE_EVERY, Scheduler, SchedulerConfig};
+pub use worker::{CHANNEL, DEFAULT_BATCH, PRUNE_EVERY, Scheduler, SchedulerConfig};

@@ -26,14 +26,41 @@ pub(crate) enum Next {
     Wait { until: DateTime<Utc>, step: String },
     /// The flow ended.
     End(EndStatus),
-    /// The record moved to another flow and starts over there.
-    Moved,
+    /// The record moves to this flow and version, and starts over there.
+    Moved { flow_id: i64, version: i32 },
+}
+
+/// What a step needs to run: nothing but the run's state, the run's transaction, or a call
+/// made outside any transaction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    Memory,
+    Database,
+    Call,
+}
+
+pub(crate) fn place(kind: &StepKind) -> Place {
+    match kind {
+        StepKind::Set(_)
+        | StepKind::Transform(_)
+        | StepKind::Condition(_)
+        | StepKind::Switch(_)
+        | StepKind::Delay(_)
+        | StepKind::End(_) => Place::Memory,
+        StepKind::KeystoreGet(_)
+        | StepKind::KeystorePut(_)
+        | StepKind::KeystoreDelete(_)
+        | StepKind::TableInsert(_)
+        | StepKind::TableUpdate(_)
+        | StepKind::TableSearch(_)
+        | StepKind::MoveToFlow(_) => Place::Database,
+        StepKind::Http(_) => Place::Call,
+    }
 }
 
 /// A run's state: the record's data and the outputs saved so far.
 pub(crate) struct RunState {
     pub tenant: Tenant,
-    pub record_id: i64,
     pub data: Value,
     pub saved: HashMap<String, Value>,
 }
@@ -53,12 +80,9 @@ impl RunState {
     }
 }
 
-/// Runs one step on `state` in `tx`.
-pub(crate) async fn run_step(
-    tx: &mut PgConnection,
-    state: &mut RunState,
-    step: &Step,
-) -> Result<Next, StepError> {
+/// Runs a step that needs nothing but the run's state. A failed step leaves the state as it
+/// was.
+pub(crate) fn run_in_memory(state: &mut RunState, step: &Step) -> Result<Next, StepError> {
     let next = |id: &String| Ok(Next::Step(id.clone()));
     match &step.kind {
         StepKind::Set(set) => {
@@ -66,9 +90,13 @@ pub(crate) async fn run_step(
             for (path, template) in &set.fields {
                 rendered.push((path, state.scope().render(template)?));
             }
+            // Written into a copy: a path that cannot be written must not leave the fields
+            // before it written.
+            let mut data = state.data.clone();
             for (path, value) in rendered {
-                write_path(&mut state.data, path, value)?;
+                write_path(&mut data, path, value)?;
             }
+            state.data = data;
             next(&set.next)
         }
         StepKind::Transform(transform) => {
@@ -89,19 +117,53 @@ pub(crate) async fn run_step(
                 .find(|case| case.rules.rules().matches(&state.data));
             next(case.map_or(&switch.default, |case| &case.next))
         }
+        StepKind::Delay(delay) => delay_until(state, delay),
+        StepKind::End(end) => Ok(Next::End(end.status)),
+        _ => Err(StepError::failed(format!(
+            "a {} step cannot run without the database",
+            step.kind.type_name()
+        ))),
+    }
+}
+
+/// Runs a step that reads or writes the tenant's data, in the run's transaction. A step that
+/// fails writes nothing and leaves the state as it was; a database error leaves the
+/// transaction to the caller.
+pub(crate) async fn run_in_database(
+    tx: &mut PgConnection,
+    state: &mut RunState,
+    step: &Step,
+) -> Result<Next, StepError> {
+    match &step.kind {
         StepKind::KeystoreGet(get) => keystore_get(tx, state, get).await,
         StepKind::KeystorePut(put) => keystore_put(tx, state, put).await,
         StepKind::KeystoreDelete(delete) => keystore_delete(tx, state, delete).await,
         StepKind::TableInsert(insert) => table_insert(tx, state, insert).await,
         StepKind::TableUpdate(update) => table_update(tx, state, update).await,
         StepKind::TableSearch(search) => table_search(tx, state, search).await,
-        // The run makes the call between two transactions (run.rs), never here.
-        StepKind::Http(_) => Err(StepError::failed(
-            "an http step cannot run inside a transaction",
-        )),
-        StepKind::Delay(delay) => delay_until(state, delay),
-        StepKind::MoveToFlow(_) => Ok(Next::Moved),
-        StepKind::End(end) => Ok(Next::End(end.status)),
+        StepKind::MoveToFlow(target) => move_to_flow(tx, state, &target.flow).await,
+        _ => Err(StepError::failed(format!(
+            "a {} step does not run in the database",
+            step.kind.type_name()
+        ))),
+    }
+}
+
+/// The flow and version a record moving to `flow` starts on.
+async fn move_to_flow(
+    tx: &mut PgConnection,
+    state: &RunState,
+    flow: &str,
+) -> Result<Next, StepError> {
+    match flowline_flows::store::find(&mut *tx, state.tenant, flow, true).await? {
+        Some(found) => {
+            let version = found.version_for_new_records()?;
+            Ok(Next::Moved {
+                flow_id: found.flow_id,
+                version,
+            })
+        }
+        None => Err(StepError::failed(format!("flow '{flow}' does not exist"))),
     }
 }
 
@@ -128,7 +190,7 @@ fn delay_until(state: &RunState, delay: &DelayStep) -> Result<Next, StepError> {
     })
 }
 
-fn keystore_id(name: &str) -> Result<KeystoreId, StepError> {
+pub(crate) fn keystore_id(name: &str) -> Result<KeystoreId, StepError> {
     Ok(KeystoreId::parse(name, "keystore")?)
 }
 
@@ -164,9 +226,27 @@ async fn keystore_put(
     put: &KeystorePutStep,
 ) -> Result<Next, StepError> {
     let keystore = keystore_id(&put.keystore)?;
+    let data_type = flowline_keystores::definitions::data_type(tx, state.tenant, &keystore).await?;
+    let (key, value) = keystore_entry(state, put, &keystore, data_type)?;
+    let at = EntryAddress {
+        tenant: state.tenant,
+        keystore_id: &keystore,
+        key: &key,
+    };
+    flowline_keystores::entries::upsert(tx, at, &value).await?;
+    Ok(Next::Step(put.next.clone()))
+}
+
+/// The key and value a `keystore.put` step writes, rendered for the run and checked against
+/// the keystore's type.
+pub(crate) fn keystore_entry(
+    state: &RunState,
+    put: &KeystorePutStep,
+    keystore: &KeystoreId,
+    data_type: KeystoreType,
+) -> Result<(EntryKey, EntryValue), StepError> {
     let key = entry_key(state, &put.key)?;
     let rendered = state.scope().render_json(&put.value)?;
-    let data_type = flowline_keystores::definitions::data_type(tx, state.tenant, &keystore).await?;
     let value = match (data_type, rendered) {
         (KeystoreType::Json, value) => EntryValue::from_json(value, "value")?,
         (KeystoreType::Raw, Value::String(text)) => EntryValue::parse(
@@ -187,13 +267,7 @@ async fn keystore_put(
             )));
         }
     };
-    let at = EntryAddress {
-        tenant: state.tenant,
-        keystore_id: &keystore,
-        key: &key,
-    };
-    flowline_keystores::entries::upsert(tx, at, &value).await?;
-    Ok(Next::Step(put.next.clone()))
+    Ok((key, value))
 }
 
 async fn keystore_delete(
@@ -227,11 +301,21 @@ async fn table_insert(
     state: &mut RunState,
     insert: &TableInsertStep,
 ) -> Result<Next, StepError> {
-    let values = rendered_columns(state, &insert.columns)?;
-    let request = flowline_tables::InsertRequest::parse(&Value::Object(values))?;
+    let request = insert_request(state, insert)?;
     let row = flowline_tables::insert_row(tx, state.tenant, &insert.table, &request, None).await?;
     state.save(insert.save_as.as_ref(), row);
     Ok(Next::Step(insert.next.clone()))
+}
+
+/// The row a `table.insert` step writes, rendered for the run.
+pub(crate) fn insert_request(
+    state: &RunState,
+    insert: &TableInsertStep,
+) -> Result<flowline_tables::InsertRequest, StepError> {
+    let values = rendered_columns(state, &insert.columns)?;
+    Ok(flowline_tables::InsertRequest::parse(&Value::Object(
+        values,
+    ))?)
 }
 
 async fn table_update(

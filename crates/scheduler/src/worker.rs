@@ -1,6 +1,8 @@
-//! The worker loop: claim as many due records as there are free slots, run each in its own
-//! task, and sleep until a notification (`flowline_queue`), a slot frees up, the next
-//! `next_run_at`, or the poll interval — whichever comes first.
+//! The worker loop: claim due records for the free runners (up to a batch each), run each
+//! runner's batch in one transaction on its own task, and sleep until a notification
+//! (`flowline_queue`), a runner frees up, the next `next_run_at`, or the poll interval —
+//! whichever comes first. The calls of `http` steps are made after their batch committed,
+//! outside the runner, at most `workers × batch` at once.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -13,9 +15,9 @@ use tokio::sync::{Mutex, Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 use uuid::Uuid;
 
-use crate::claim;
+use crate::claim::{self, Claimed};
 use crate::error::SchedulerError;
-use crate::http::Outbound;
+use crate::http::{HttpRoots, Outbound};
 use crate::run::{self, Context, Definitions};
 
 /// How soon a worker looks again when due records were all held back (a flow's concurrency).
@@ -27,30 +29,40 @@ pub const CHANNEL: &str = "flowline_queue";
 /// How the scheduler runs.
 #[derive(Debug, Clone)]
 pub struct SchedulerConfig {
-    /// How many records run at once in this process (at least 1).
+    /// How many batches run at once in this process, each on its own connection (at least 1).
     pub workers: usize,
+    /// The most records one batch runs in one transaction (at least 1).
+    pub batch: usize,
     /// How long a claim holds a record before another worker may take it over.
     pub lease: Duration,
     /// The longest sleep without a notification: the fallback poll.
     pub poll: Duration,
     /// Internal addresses (loopback, private, link-local) that `http` steps may call anyway.
     pub http_allow: Vec<IpNet>,
+    /// Certificate authorities `https` calls trust besides the platform's.
+    pub http_roots: HttpRoots,
     /// How long step-log entries are kept (pruned at start and every [`PRUNE_EVERY`]);
     /// `None` keeps them forever.
     pub step_log_retention: Option<Duration>,
 }
 
+/// Records per batch unless configured: enough to share a commit widely, few enough that a
+/// batch that must run again carefully costs little.
+pub const DEFAULT_BATCH: usize = 64;
+
 /// How often the step log is pruned.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 impl SchedulerConfig {
-    /// `workers` slots, a 60 s lease and a 5 s fallback poll.
+    /// `workers` runners of batches of up to 64 records, a 60 s lease and a 5 s fallback poll.
     pub fn new(workers: usize) -> SchedulerConfig {
         SchedulerConfig {
             workers: workers.max(1),
+            batch: DEFAULT_BATCH,
             lease: Duration::from_secs(60),
             poll: Duration::from_secs(5),
             http_allow: Vec::new(),
+            http_roots: HttpRoots::default(),
             step_log_retention: Some(Duration::from_secs(30 * 24 * 3600)),
         }
     }
@@ -90,13 +102,15 @@ async fn work(
     mut stopped: watch::Receiver<bool>,
 ) -> Result<(), SchedulerError> {
     let owner = Uuid::new_v4();
-    let slots = Arc::new(Semaphore::new(config.workers));
+    let batch = config.batch.max(1);
+    let runners = Arc::new(Semaphore::new(config.workers));
+    let calls = Arc::new(Semaphore::new(config.workers * batch));
     let freed = Arc::new(Notify::new());
     let definitions: Definitions = Arc::new(Mutex::new(HashMap::new()));
     let context = Context {
         pool: pool.clone(),
         definitions,
-        outbound: Outbound::new(config.http_allow.clone())?,
+        outbound: Outbound::new(config.http_allow.clone(), config.http_roots.clone())?,
         lease: config.lease,
     };
     let mut listener = PgListener::connect_with(&pool).await?;
@@ -106,38 +120,37 @@ async fn work(
         tokio::spawn(prune_periodically(pool.clone(), retention, stopped.clone()))
     });
     let lease_secs = config.lease.as_secs_f64();
-    tracing::info!(worker.id = %owner, workers = config.workers, "scheduler started");
+    tracing::info!(worker.id = %owner, workers = config.workers, batch, "scheduler started");
     while !*stopped.borrow() {
         while running.try_join_next().is_some() {}
-        let free = slots.available_permits();
+        let free = runners.available_permits();
         let mut claimed_all = false;
         let mut claimed_none = false;
         if free > 0 {
-            match claim::claim(&pool, owner, free, lease_secs).await {
+            match claim::claim(&pool, owner, free * batch, lease_secs).await {
                 Ok(claimed) => {
                     let rescues = claimed.iter().filter(|record| record.attempts > 1).count();
                     crate::metrics::claimed(claimed.len(), rescues);
-                    claimed_all = claimed.len() == free;
+                    claimed_all = claimed.len() == free * batch;
                     claimed_none = claimed.is_empty();
-                    for record in claimed {
-                        let Ok(permit) = slots.clone().acquire_owned().await else {
+                    for share in shares(claimed, free) {
+                        let Ok(runner) = runners.clone().acquire_owned().await else {
                             break;
                         };
-                        let (context, freed) = (context.clone(), freed.clone());
+                        let (context, freed, calls) =
+                            (context.clone(), freed.clone(), calls.clone());
                         running.spawn(async move {
-                            if let Err(error) = run::run(&context, record).await {
-                                tracing::warn!(%error, record.id = record.record_id,
-                                    "run abandoned; the record will be claimed again");
-                            }
-                            drop(permit);
+                            let reached = run::run_claimed(&context, share).await;
+                            drop(runner);
                             freed.notify_one();
+                            make_calls(&context, &calls, reached).await;
                         });
                     }
                 }
                 Err(error) => tracing::warn!(%error, "claiming records failed"),
             }
         }
-        if claimed_all && slots.available_permits() > 0 {
+        if claimed_all && runners.available_permits() > 0 {
             continue;
         }
         let sleep = if free == 0 || claimed_all {
@@ -177,6 +190,40 @@ async fn work(
         Err(error) => tracing::warn!(%error, "giving back leases failed"),
     }
     Ok(())
+}
+
+/// Splits a claim evenly across `runners` batches: the more runners share the work, the
+/// sooner each record is done.
+fn shares(claimed: Vec<Claimed>, runners: usize) -> Vec<Vec<Claimed>> {
+    if claimed.is_empty() {
+        return Vec::new();
+    }
+    let size = claimed.len().div_ceil(runners.max(1));
+    let mut claimed = claimed.into_iter();
+    let mut shares = Vec::new();
+    loop {
+        let share: Vec<Claimed> = claimed.by_ref().take(size).collect();
+        if share.is_empty() {
+            return shares;
+        }
+        shares.push(share);
+    }
+}
+
+/// Makes the calls a batch reached, each on its own task, and runs their records on.
+async fn make_calls(context: &Context, calls: &Arc<Semaphore>, reached: Vec<run::PendingCall>) {
+    let mut making = JoinSet::new();
+    for pending in reached {
+        let Ok(permit) = calls.clone().acquire_owned().await else {
+            break;
+        };
+        let context = context.clone();
+        making.spawn(async move {
+            run::call_and_continue(&context, pending).await;
+            drop(permit);
+        });
+    }
+    while making.join_next().await.is_some() {}
 }
 
 /// Prunes the step log now and every [`PRUNE_EVERY`] until the scheduler stops.

@@ -15,6 +15,7 @@ use std::path::Path;
 pub async fn run(command: AdminCommand) -> anyhow::Result<()> {
     match command {
         AdminCommand::Tables(command) => crate::admin_tables::run(command).await,
+        AdminCommand::Projects(command) => crate::admin_projects::run(command).await,
         AdminCommand::CreateOrg {
             name,
             json,

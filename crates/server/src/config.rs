@@ -70,16 +70,27 @@ pub struct WorkerSettings {
 /// The scheduler's settings, shared by `flowline serve` and `flowline worker`.
 #[derive(Debug, Args)]
 pub struct SchedulerSettings {
-    /// Records run at once in this process (default: the CPU count; 0 in `serve`: none).
+    /// Batches run at once in this process (default: the CPU count; 0 in `serve`: none).
     #[arg(long, env = "FLOWLINE_WORKERS")]
     pub workers: Option<usize>,
+    /// The most records a worker runs in one transaction (internal steps of many records
+    /// share a commit; a batch whose shared statement fails runs again record by record).
+    #[arg(long, env = "FLOWLINE_BATCH", default_value_t = flowline_scheduler::DEFAULT_BATCH)]
+    pub batch: usize,
     /// Loopback, private or link-local networks that `http` steps may call (comma-separated
     /// CIDR list); all others of those are refused.
     #[arg(long, env = "FLOWLINE_HTTP_ALLOW", value_delimiter = ',')]
     pub http_allow: Vec<ipnet::IpNet>,
+    /// A PEM file of certificate authorities that `https` steps trust besides the platform's
+    /// (an internal CA).
+    #[arg(long, env = "FLOWLINE_HTTP_CA_FILE")]
+    pub http_ca_file: Option<std::path::PathBuf>,
     /// Days the step log of record runs is kept (pruned every 10 minutes); 0 keeps it forever.
     #[arg(long, env = "FLOWLINE_STEP_LOG_RETENTION_DAYS", default_value_t = 30)]
     pub step_log_retention_days: u64,
+    /// Seconds between two measurements of every environment's storage.
+    #[arg(long, env = "FLOWLINE_STORAGE_INTERVAL_SECS", default_value_t = 300)]
+    pub storage_interval_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -132,6 +143,10 @@ pub struct ServeSettings {
     /// one by one on their own connections.
     #[arg(long, env = "FLOWLINE_INGEST_LOCK_TIMEOUT_MS", default_value_t = 100)]
     pub ingest_lock_timeout_ms: u64,
+    /// The server's public base URL (e.g. https://flowline.example.com), shown in the
+    /// environment endpoints' `info`; the request's Host when unset.
+    #[arg(long, env = "FLOWLINE_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +154,9 @@ pub enum AdminCommand {
     /// Tables: create-table, list-tables, alter-table and delete-table.
     #[command(flatten)]
     Tables(crate::admin_tables::TableCommand),
+    /// Projects: create-project.
+    #[command(flatten)]
+    Projects(crate::admin_projects::ProjectCommand),
     /// Create an organization with its default environment and keys.
     CreateOrg {
         #[arg(long)]

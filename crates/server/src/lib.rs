@@ -4,6 +4,7 @@
 //! [`main`], so that the test suite can build the very same program.
 
 mod admin;
+mod admin_projects;
 mod admin_tables;
 mod config;
 mod database;

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     let jwt_secret = jwt_secret(&settings)?;
+    let scheduler_config = crate::worker::serve_config(&settings.scheduler)?;
     let database = database::open_owned(&settings.database).await?;
     let listener = match tokio::net::TcpListener::bind(settings.listen).await {
         Ok(listener) => listener,
@@ -24,13 +25,12 @@ pub async fn run(settings: ServeSettings) -> anyhow::Result<()> {
     println!("Flowline listening on http://{address}");
     println!("Database: {}", database.description);
     tracing::info!(listen.address = %address, "serving");
-    let scheduler = crate::worker::start(
-        &database.pool,
-        settings.scheduler.workers,
-        settings.scheduler.http_allow.clone(),
-        crate::worker::retention(settings.scheduler.step_log_retention_days),
-    );
+    let scheduler = scheduler_config
+        .map(|config| flowline_scheduler::Scheduler::start(database.pool.clone(), config));
+    let environment_jobs =
+        crate::worker::start_environment_jobs(&database.pool, &settings.scheduler);
     let served = flowline_gateway::serve(listener, state, shutdown_signal()).await;
+    environment_jobs.shutdown().await;
     if let Some(scheduler) = scheduler {
         tracing::info!("stopping the scheduler");
         scheduler.shutdown().await;
@@ -64,6 +64,10 @@ fn gateway_config(settings: &ServeSettings) -> GatewayConfig {
             flushers: settings.ingest_flushers.max(1),
             lock_timeout: Duration::from_millis(settings.ingest_lock_timeout_ms.max(1)),
         },
+        public_url: settings
+            .public_url
+            .clone()
+            .filter(|url| !url.trim().is_empty()),
     }
 }
 

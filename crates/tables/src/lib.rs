@@ -21,6 +21,8 @@ mod access;
 mod catalog;
 mod column;
 mod definition;
+mod environment;
+mod load;
 mod name;
 mod physical;
 mod rows;
@@ -36,9 +38,14 @@ pub use column::ColumnType;
 pub use definition::{
     ColumnDefinition, ColumnSpec, NewTable, TableChanges, TableDefinition, TableId,
 };
+pub use environment::{
+    drop_environment_tables, environment_tables_bytes, vacuum_environment_tables,
+};
+pub use load::{ExistingRow, Loaded, load_rows};
 pub use name::{ColumnName, MAX_NAME_LENGTH, RESERVED_COLUMNS, TableName};
 pub use rows::{
-    InsertRequest, RowId, UpdateRequest, delete_row, get_row, insert_row, update_row, update_rows,
+    InsertRequest, RowId, UpdateRequest, delete_row, get_row, insert_row, insert_rows, update_row,
+    update_rows,
 };
 pub use search::{SearchPage, explain_search, search};
 pub use selection::{

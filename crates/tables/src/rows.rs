@@ -14,7 +14,7 @@ use flowline_db::PgConnection;
 use serde_json::{Map, Value};
 use sqlx::Connection;
 use sqlx::postgres::PgArguments;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 /// A row's id: a positive integer, unique within its table.
@@ -211,6 +211,20 @@ impl InsertRequest {
         };
         Ok(InsertRequest { values })
     }
+
+    /// Checks the values against a table's columns without writing them: unknown and system
+    /// columns and values of the wrong type are 400s naming the field (a project's rows are
+    /// checked against the project's own definition before they are stored).
+    pub fn check(&self, definition: &TableDefinition) -> Result<(), Error> {
+        self.values.typed(definition).map(|_| ())
+    }
+
+    pub(crate) fn typed_cells(
+        &self,
+        definition: &TableDefinition,
+    ) -> Result<Vec<(i32, Cell)>, Error> {
+        self.values.typed(definition)
+    }
 }
 
 /// The body of an update: the values, and — without a row id — the rows to change.
@@ -398,6 +412,101 @@ pub async fn insert_row(
     }
     tx.commit().await?;
     Ok(row)
+}
+
+/// The most values one multi-row insert binds (PostgreSQL allows 65,535 parameters).
+const MAX_INSERT_PARAMETERS: usize = 60_000;
+
+/// Inserts many rows into one table: the table is opened once, each request is checked against
+/// its columns on its own (a bad one gets its error, the others go in), and the good ones are
+/// written by multi-row statements. Returns, per request and in order, the row as stored or why
+/// it was refused. A failing statement (a constraint) fails the whole call: the caller's
+/// transaction is then unusable, and it decides what to do.
+#[tracing::instrument(skip_all, fields(org.id = %tenant.org_id, rows = requests.len()))]
+pub async fn insert_rows(
+    conn: &mut PgConnection,
+    tenant: Tenant,
+    table: &str,
+    requests: &[InsertRequest],
+) -> Result<Vec<Result<Value, Error>>, Error> {
+    let definition = access::open(&mut *conn, tenant, table, LockMode::Write).await?;
+    let mut results: Vec<Result<Value, Error>> = Vec::with_capacity(requests.len());
+    let mut good: Vec<(usize, Vec<(i32, Cell)>)> = Vec::new();
+    for (index, request) in requests.iter().enumerate() {
+        match request.values.typed(&definition) {
+            Ok(cells) => {
+                good.push((index, cells));
+                results.push(Ok(Value::Null));
+            }
+            Err(error) => results.push(Err(error)),
+        }
+    }
+    let mut column_ids: Vec<i32> = good
+        .iter()
+        .flat_map(|(_, cells)| cells.iter().map(|(column_id, _)| *column_id))
+        .collect();
+    column_ids.sort_unstable();
+    column_ids.dedup();
+    let per_row = column_ids.len().max(1);
+    for chunk in good.chunks_mut((MAX_INSERT_PARAMETERS / per_row).max(1)) {
+        let rows = insert_chunk(&mut *conn, &definition, &column_ids, chunk).await?;
+        for ((index, _), row) in chunk.iter().zip(rows) {
+            results[*index] = Ok(row);
+        }
+    }
+    Ok(results)
+}
+
+/// One multi-row `INSERT … VALUES`: every row names the same columns, `DEFAULT` where a row
+/// gives no value. PostgreSQL returns the rows of a `VALUES` insert in the order given.
+async fn insert_chunk(
+    conn: &mut PgConnection,
+    definition: &TableDefinition,
+    column_ids: &[i32],
+    rows: &mut [(usize, Vec<(i32, Cell)>)],
+) -> Result<Vec<Value>, Error> {
+    let mut arguments = PgArguments::default();
+    let mut tuples = Vec::with_capacity(rows.len());
+    let mut bound = 0;
+    for (_, cells) in rows.iter_mut() {
+        let mut given: HashMap<i32, Cell> = std::mem::take(cells).into_iter().collect();
+        let mut slots = Vec::with_capacity(column_ids.len());
+        for column_id in column_ids {
+            match given.remove(column_id) {
+                Some(cell) => {
+                    value::bind(&mut arguments, cell)?;
+                    bound += 1;
+                    slots.push(format!("${bound}"));
+                }
+                None => slots.push("DEFAULT".to_owned()),
+            }
+        }
+        tuples.push(format!("({})", slots.join(", ")));
+    }
+    let table_sql = physical::table(definition.table_id);
+    let returning = physical::select_list(definition);
+    let sql = if column_ids.is_empty() {
+        // Rows that give no value: every column takes its default.
+        let values: Vec<&str> = rows.iter().map(|_| "(DEFAULT)").collect();
+        format!(
+            "INSERT INTO {table_sql} (id) VALUES {} RETURNING {returning}",
+            values.join(", ")
+        )
+    } else {
+        let targets: Vec<String> = column_ids.iter().map(|id| physical::column(*id)).collect();
+        format!(
+            "INSERT INTO {table_sql} ({}) VALUES {} RETURNING {returning}",
+            targets.join(", "),
+            tuples.join(", ")
+        )
+    };
+    let inserted = fetch_rows(conn, sql, arguments, definition).await?;
+    if inserted.len() != rows.len() {
+        return Err(Error::internal(
+            "a multi-row insert returned a different count",
+        ));
+    }
+    Ok(inserted)
 }
 
 async fn advance_sequence(

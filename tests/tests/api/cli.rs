@@ -182,6 +182,7 @@ async fn serve_runs_its_own_postgres_and_stops_cleanly() {
         .tempdir_in("/tmp")
         .unwrap();
     let mut server = start_server(data_dir.path());
+    flowline_scheduler::install_tls_provider();
     let client = reqwest::Client::new();
     let options = client
         .get(format!("http://{}/v1/options", server.address))

@@ -68,6 +68,7 @@ pub async fn spawn_app_with(settings: Settings) -> TestApp {
         state,
         std::future::pending(),
     ));
+    flowline_scheduler::install_tls_provider();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()

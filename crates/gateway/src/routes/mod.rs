@@ -1,13 +1,17 @@
 pub mod admin;
 pub mod auth;
+pub mod environments;
 pub mod flowdiagram;
 pub mod keystores;
 pub mod metrics;
 pub mod options;
+pub mod projects;
 pub mod record_queries;
 pub mod records;
 pub mod schema;
+pub mod sites;
 pub mod soap;
 pub mod table_definitions;
 pub mod tables;
+pub mod urls;
 pub mod webhooks;

@@ -56,8 +56,10 @@ async fn a_backlog_of_one_organization_does_not_starve_another() {
             .unwrap();
         assert_eq!(response.status(), 201);
     }
-    // One worker: one record per claim, so the order of claims is the order of runs.
+    // One worker running batches of one: one record per claim, so the order of claims is the
+    // order of runs.
     let mut config = SchedulerConfig::new(1);
+    config.batch = 1;
     config.poll = Duration::from_millis(200);
     let scheduler = Scheduler::start(app.pool.clone(), config);
     for _ in 0..200 {

@@ -306,9 +306,17 @@ async fn busy(State(in_flight): State<InFlight>) -> Response {
     "done".into_response()
 }
 
-/// Runs 4 records of a flow whose one step is a 150 ms call; the most calls seen at once.
-async fn most_at_once(concurrency: Option<u32>) -> usize {
+/// Runs 4 records of a flow whose one step is a 150 ms call, with the flow's `concurrency` and
+/// the environment's quota of records in flight; the most calls seen at once.
+async fn most_at_once(concurrency: Option<u32>, environment_quota: Option<i32>) -> usize {
     let app = spawn_app().await;
+    if let Some(quota) = environment_quota {
+        sqlx::query("UPDATE environments SET max_concurrent_runs = $1")
+            .bind(quota)
+            .execute(&app.pool)
+            .await
+            .unwrap();
+    }
     let in_flight = InFlight::default();
     let router = axum::Router::new()
         .route("/busy", get(busy))
@@ -347,8 +355,14 @@ async fn most_at_once(concurrency: Option<u32>) -> usize {
 
 #[tokio::test]
 async fn a_flow_with_concurrency_1_runs_its_records_one_at_a_time() {
-    assert_eq!(most_at_once(Some(1)).await, 1);
-    assert!(most_at_once(Some(2)).await <= 2);
+    assert_eq!(most_at_once(Some(1), None).await, 1);
+    assert!(most_at_once(Some(2), None).await <= 2);
     // Without a limit the same records overlap: the limit above is what kept them apart.
-    assert!(most_at_once(None).await > 1);
+    assert!(most_at_once(None, None).await > 1);
+}
+
+#[tokio::test]
+async fn an_environment_has_no_more_records_in_flight_than_its_package_allows() {
+    assert_eq!(most_at_once(None, Some(1)).await, 1);
+    assert!(most_at_once(None, Some(2)).await <= 2);
 }

@@ -2,9 +2,11 @@
 //! through their flow's internal steps to a final status, as `GET /v1/record` shows.
 //! `spawn_app` runs no workers; each test starts the scheduler on its own database.
 
+mod batches;
 mod crash;
 mod fairness;
 mod http;
+mod https;
 mod observability;
 mod runs;
 
@@ -73,4 +75,37 @@ pub(super) async fn step_log(app: &TestApp, uuid: &str) -> Vec<(String, String, 
             (text(entry, "step_id"), text(entry, "outcome"), error)
         })
         .collect()
+}
+
+/// Defines a JSON keystore `name` for the application.
+pub(super) async fn define_keystore(
+    app: &TestApp,
+    org: &flowline_auth::CreatedOrganization,
+    application: &flowline_auth::CreatedApplication,
+    name: &str,
+) {
+    let response = app
+        .as_app(org, application, Method::POST, "/v1/keystores")
+        .json(&serde_json::json!({"keystore_id": name, "type": "json"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", body(response).await);
+}
+
+/// Defines a table `name` (name: string, qty: integer) for the application.
+pub(super) async fn define_table(
+    app: &TestApp,
+    org: &flowline_auth::CreatedOrganization,
+    application: &flowline_auth::CreatedApplication,
+    name: &str,
+) {
+    let response = app
+        .as_app(org, application, Method::POST, "/v1/tabledefs")
+        .json(&serde_json::json!({"name": name, "columns": [
+            {"name": "name", "type": "string"}, {"name": "qty", "type": "integer"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201, "{}", body(response).await);
 }

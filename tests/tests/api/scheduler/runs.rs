@@ -4,37 +4,6 @@
 use super::*;
 use serde_json::json;
 
-async fn define_keystore(
-    app: &TestApp,
-    org: &flowline_auth::CreatedOrganization,
-    application: &flowline_auth::CreatedApplication,
-    name: &str,
-) {
-    let response = app
-        .as_app(org, application, Method::POST, "/v1/keystores")
-        .json(&json!({"keystore_id": name, "type": "json"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", body(response).await);
-}
-
-async fn define_table(
-    app: &TestApp,
-    org: &flowline_auth::CreatedOrganization,
-    application: &flowline_auth::CreatedApplication,
-    name: &str,
-) {
-    let response = app
-        .as_app(org, application, Method::POST, "/v1/tabledefs")
-        .json(&json!({"name": name, "columns": [
-            {"name": "name", "type": "string"}, {"name": "qty", "type": "integer"}]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 201, "{}", body(response).await);
-}
-
 #[tokio::test]
 async fn every_internal_step_type_runs_to_the_end() {
     let app = spawn_app().await;
