@@ -107,12 +107,7 @@ pub async fn authenticate(
     let mut response = if !decision.allowed {
         error_response(ErrorKind::TooManyRequests, "Too many requests.".to_owned())
     } else if over_storage && stores_data(request.method(), request.uri().path()) {
-        error_response(
-            ErrorKind::InsufficientStorage,
-            "The environment uses more storage than its package and storage add-ons allow: \
-             delete data, optimize the environment or upgrade its storage"
-                .to_owned(),
-        )
+        error_response(ErrorKind::InsufficientStorage, OVER_STORAGE.to_owned())
     } else {
         request.extensions_mut().insert(Authentication(outcome));
         next.run(request).await
@@ -120,6 +115,10 @@ pub async fn authenticate(
     add_rate_limit_headers(response.headers_mut(), decision);
     response
 }
+
+/// Why a write to an environment over its storage is refused (REST and SOAP).
+pub(crate) const OVER_STORAGE: &str = "The environment uses more storage than its package and \
+    storage add-ons allow: delete data, optimize the environment or upgrade its storage";
 
 /// Whether a request may add data: writes, except the searches that the API sends as POST or
 /// PUT. Deletions stay allowed, since they free storage.

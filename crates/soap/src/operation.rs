@@ -66,6 +66,19 @@ impl Operation {
         Operation::DeleteRecord,
     ];
 
+    /// Whether the operation adds data to the environment: refused while the environment is
+    /// over its storage (reads and deletions free or keep it).
+    pub fn stores_data(self) -> bool {
+        matches!(
+            self,
+            Operation::InsertSchema
+                | Operation::InsertRecord
+                | Operation::Webhook
+                | Operation::UpdateRecord
+                | Operation::UpdateSchema
+        )
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Operation::InsertSchema => "insertSchema",

@@ -262,3 +262,60 @@ async fn an_environment_over_its_storage_refuses_writes_but_not_reads_or_deletio
     assert!(accepted.status().is_success());
     runner.shutdown().await;
 }
+
+/// A SOAP `insertRecord` of an empty record into `flow` by the test application.
+fn soap_insert(app: &TestApp, flow: &str) -> String {
+    use crate::soap::{authentication, data_record_object, envelope, flow_diagram_object};
+    let auth = authentication(&app.org, &app.app);
+    envelope(
+        "insertRecord",
+        "InsertRecordRequest",
+        &format!(
+            "{auth}{}{}",
+            data_record_object("", "", "{}"),
+            flow_diagram_object(flow, "", "")
+        ),
+    )
+}
+
+#[tokio::test]
+async fn soap_requests_count_against_the_package_request_rate() {
+    let (app, runner) = spawn().await;
+    // Four requests a minute: the two that publish the flow, then two SOAP calls.
+    sqlx::query("UPDATE environments SET requests_per_minute = 4")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    publish_flow(
+        &app,
+        json!({"name": "onboarding", "start": "done", "steps": {"done": {"type": "end"}}}),
+    )
+    .await;
+    for _ in 0..2 {
+        let soap = crate::soap::post11(&app, soap_insert(&app, "onboarding")).await;
+        assert_eq!(soap.status, 200, "{}", soap.text);
+    }
+    crate::soap::post11(&app, soap_insert(&app, "onboarding"))
+        .await
+        .assert_fault("429", 429, "Too many requests.");
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn soap_writes_are_refused_while_the_environment_is_over_its_storage() {
+    let (app, runner) = spawn().await;
+    publish_flow(
+        &app,
+        json!({"name": "onboarding", "start": "done", "steps": {"done": {"type": "end"}}}),
+    )
+    .await;
+    sqlx::query("UPDATE environments SET over_storage = true")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    crate::soap::post11(&app, soap_insert(&app, "onboarding"))
+        .await
+        .assert_fault("507", 507, "more storage than its package");
+    assert_eq!(count_rows(&app, "SELECT count(*) FROM records").await, 0);
+    runner.shutdown().await;
+}

@@ -14,7 +14,7 @@ mod wsdl;
 
 pub use wsdl::serve as wsdl;
 
-use crate::authn::add_rate_limit_headers;
+use crate::authn::{OVER_STORAGE, add_rate_limit_headers};
 use crate::client_ip::ClientIp;
 use crate::state::AppState;
 use axum::body::Body;
@@ -95,10 +95,11 @@ async fn admit(
         let authenticated = authenticate(state, request.credentials.as_ref(), exchange.ip)
             .await
             .map_err(|fault| (fault, anonymous()))?;
-        let principal = authenticated.principal;
-        let key = RateKey::App(principal.org_id, principal.app_id);
-        let decision = charge(state, key, Some(authenticated.rate_limit));
-        (Some(principal), decision)
+        let decision = charge_application(state, &authenticated);
+        if decision.allowed && authenticated.over_storage && request.operation().stores_data() {
+            return Err((Fault::status(507, 507, OVER_STORAGE), decision));
+        }
+        (Some(authenticated.principal), decision)
     } else {
         (None, anonymous())
     };
@@ -106,6 +107,27 @@ async fn admit(
         Ok((principal, decision))
     } else {
         Err((Fault::status(429, 429, "Too many requests."), decision))
+    }
+}
+
+/// Charges the application's window and its environment's (the package's request rate), as the
+/// REST API does; the decision of the tighter of the two.
+fn charge_application(state: &AppState, authenticated: &Authenticated) -> RateDecision {
+    let principal = &authenticated.principal;
+    let key = RateKey::App(principal.org_id, principal.app_id);
+    let decision = charge(state, key, Some(authenticated.rate_limit));
+    if !decision.allowed {
+        return decision;
+    }
+    let environment = charge(
+        state,
+        RateKey::Environment(principal.org_id, principal.environment_id),
+        Some(authenticated.environment_rate_limit),
+    );
+    if !environment.allowed || environment.remaining < decision.remaining {
+        environment
+    } else {
+        decision
     }
 }
 
