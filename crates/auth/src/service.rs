@@ -161,7 +161,7 @@ impl AuthService {
     }
 
     /// A per-minute rate as requests per rate-limit window (at least one).
-    fn per_window(&self, per_minute: u32) -> u32 {
+    pub fn per_window(&self, per_minute: u32) -> u32 {
         let window_secs = self.config.rate_limit_window.as_secs_f64();
         ((f64::from(per_minute) * window_secs / 60.0).round() as u32).max(1)
     }

@@ -25,8 +25,8 @@ pub use model::{Environment, EnvironmentStatus, StatusOnly, StorageAddon};
 pub use package::Package;
 pub use settings::{EnvironmentName, Region, Timezone, parse_description};
 pub use store::{
-    EnvironmentChanges, NewEnvironment, Upgrade, create, get, list, optimize, request_delete,
-    status, update, update_version, upgrade,
+    EnvironmentChanges, NewEnvironment, Quota, Upgrade, create, get, list, optimize, quota,
+    request_delete, status, update, update_version, upgrade,
 };
 pub use usage::{Usage, bytes_to_gb, measure_storage, usage};
 

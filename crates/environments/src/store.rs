@@ -9,7 +9,7 @@ use crate::model::{
 };
 use crate::package::Package;
 use crate::settings::{EnvironmentName, Region, Timezone};
-use flowline_core::{EnvironmentId, Error, OrgPrincipal};
+use flowline_core::{EnvironmentId, Error, OrgPrincipal, Tenant};
 use flowline_db::PgConnection;
 use sqlx::{AssertSqlSafe, Connection};
 
@@ -412,4 +412,28 @@ async fn running_records(
     .fetch_one(conn)
     .await?;
     Ok(count)
+}
+
+/// What an environment's package allows, for callers that reach a tenant without an
+/// application's credentials (webhook receipts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quota {
+    pub requests_per_minute: u32,
+    pub over_storage: bool,
+}
+
+/// The quota of the tenant's environment; `None` when the environment is gone.
+pub async fn quota(conn: &mut PgConnection, tenant: Tenant) -> Result<Option<Quota>, Error> {
+    let row: Option<(i32, bool)> = sqlx::query_as(
+        "SELECT requests_per_minute, over_storage FROM environments \
+         WHERE org_id = $1 AND environment_id = $2",
+    )
+    .bind(tenant.org_id)
+    .bind(tenant.environment_id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(requests_per_minute, over_storage)| Quota {
+        requests_per_minute: u32::try_from(requests_per_minute).unwrap_or(1),
+        over_storage,
+    }))
 }

@@ -11,6 +11,7 @@ use crate::state::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Path, Request, State};
 use axum::response::{IntoResponse, Response};
+use flowline_auth::RateKey;
 use flowline_core::{AppId, EnvironmentId, Error, ErrorKind, OrgId, Tenant};
 use flowline_webhooks::{
     Event, IdempotencyKey, Mapping, NewWebhook, Receipt, SIGNATURE_HEADER, WebhookId,
@@ -36,9 +37,12 @@ pub async fn receive(
     // hold one.
     let endpoint = {
         let mut conn = state.pool().acquire().await?;
-        flowline_webhooks::find_by_uri(&mut conn, &uri).await?
-    }
-    .ok_or_else(unknown_uri)?;
+        let endpoint = flowline_webhooks::find_by_uri(&mut conn, &uri)
+            .await?
+            .ok_or_else(unknown_uri)?;
+        admit_to_environment(&state, &mut conn, endpoint.tenant).await?;
+        endpoint
+    };
     let headers = request.headers().clone();
     let body = read_body(request, &state).await?;
     endpoint.verify(signature(&headers), &body)?;
@@ -68,6 +72,34 @@ pub async fn receive(
     } else {
         reply.into_response()
     })
+}
+
+/// A receipt counts against the package of the webhook's environment like an application's
+/// request: its request rate, and its storage (a receipt stores a record).
+async fn admit_to_environment(
+    state: &AppState,
+    conn: &mut flowline_db::PgConnection,
+    tenant: Tenant,
+) -> Result<(), ApiError> {
+    let Some(quota) = flowline_environments::quota(conn, tenant).await? else {
+        return Err(unknown_uri());
+    };
+    let auth = state.auth();
+    let key = RateKey::Environment(tenant.org_id, tenant.environment_id);
+    let decision = auth.charge(key, Some(auth.per_window(quota.requests_per_minute)));
+    if !decision.allowed {
+        return Err(ApiError::new(
+            ErrorKind::TooManyRequests,
+            "Too many requests.",
+        ));
+    }
+    if quota.over_storage {
+        return Err(ApiError::new(
+            ErrorKind::InsufficientStorage,
+            crate::authn::OVER_STORAGE,
+        ));
+    }
+    Ok(())
 }
 
 /// Unknown and implausible uris get the answer of any unknown path, so that probing tells

@@ -263,6 +263,12 @@ async fn an_environment_over_its_storage_refuses_writes_but_not_reads_or_deletio
     runner.shutdown().await;
 }
 
+/// Publishes `onboarding`, a flow that ends at once (two requests).
+async fn publish_onboarding(app: &TestApp) {
+    let flow = json!({"name": "onboarding", "start": "done", "steps": {"done": {"type": "end"}}});
+    publish_flow(app, flow).await;
+}
+
 /// A SOAP `insertRecord` of an empty record into `flow` by the test application.
 fn soap_insert(app: &TestApp, flow: &str) -> String {
     use crate::soap::{authentication, data_record_object, envelope, flow_diagram_object};
@@ -286,11 +292,7 @@ async fn soap_requests_count_against_the_package_request_rate() {
         .execute(&app.pool)
         .await
         .unwrap();
-    publish_flow(
-        &app,
-        json!({"name": "onboarding", "start": "done", "steps": {"done": {"type": "end"}}}),
-    )
-    .await;
+    publish_onboarding(&app).await;
     for _ in 0..2 {
         let soap = crate::soap::post11(&app, soap_insert(&app, "onboarding")).await;
         assert_eq!(soap.status, 200, "{}", soap.text);
@@ -304,11 +306,7 @@ async fn soap_requests_count_against_the_package_request_rate() {
 #[tokio::test]
 async fn soap_writes_are_refused_while_the_environment_is_over_its_storage() {
     let (app, runner) = spawn().await;
-    publish_flow(
-        &app,
-        json!({"name": "onboarding", "start": "done", "steps": {"done": {"type": "end"}}}),
-    )
-    .await;
+    publish_onboarding(&app).await;
     sqlx::query("UPDATE environments SET over_storage = true")
         .execute(&app.pool)
         .await
@@ -317,5 +315,51 @@ async fn soap_writes_are_refused_while_the_environment_is_over_its_storage() {
         .await
         .assert_fault("507", 507, "more storage than its package");
     assert_eq!(count_rows(&app, "SELECT count(*) FROM records").await, 0);
+    runner.shutdown().await;
+}
+
+#[tokio::test]
+async fn webhook_receipts_count_against_the_package_and_respect_its_storage() {
+    let (app, runner) = spawn().await;
+    publish_onboarding(&app).await;
+    let registered = app
+        .request(Method::POST, "/v1/webhooks")
+        .json(&json!({"flow": "onboarding"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let path = body(registered).await["resource"]["path"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deliver = || {
+        app.anonymous(Method::POST, &path)
+            .header("Content-Type", "application/json")
+            .body(r#"{"a": 1}"#)
+            .send()
+    };
+    // Over its storage, a receipt (it would store a record) is refused and stores nothing.
+    sqlx::query("UPDATE environments SET over_storage = true")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_error(
+        deliver().await.unwrap(),
+        507,
+        507,
+        "more storage than its package",
+    )
+    .await;
+    assert_eq!(count_rows(&app, "SELECT count(*) FROM records").await, 0);
+    // Under it again, receipts count against the package's rate: five a minute, four of them
+    // used above (publishing takes two requests, registering one, the refused receipt one).
+    sqlx::query("UPDATE environments SET over_storage = false, requests_per_minute = 5")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(deliver().await.unwrap().status(), 201);
+    assert_error(deliver().await.unwrap(), 429, 429, "Too many requests.").await;
+    assert_eq!(count_rows(&app, "SELECT count(*) FROM records").await, 1);
     runner.shutdown().await;
 }
